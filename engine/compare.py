@@ -1,0 +1,181 @@
+"""Compare model types on the same data: same split, same perturbations, paired statistics."""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.atomic import atomic_dir
+from engine.dataset import Dataset
+from engine.errors import MotifprobeError
+from engine.interpret import interpret
+from engine.registry import Registry, get_registry
+from engine.runs import Run, load_run
+from engine.scorecard import score
+from engine.stats import Thresholds, benjamini_hochberg, wilcoxon_p, zero_small
+from engine.training import train
+
+BUILTIN_MODELS = ("torch-cnn", "sklearn", "xgboost-kmer")
+PAIRWISE_Q = 0.05
+"""A paired model difference is called when its BH q-value is below this."""
+
+
+@dataclass
+class CompareResult:
+    """Everything ``compare`` produces (see README, "compare outputs")."""
+
+    results: pd.DataFrame
+    deltas: pd.DataFrame
+    scorecard: pd.DataFrame
+    summary: pd.DataFrame
+    pairwise: pd.DataFrame
+    runs: dict[str, Run] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6) -> pd.DataFrame:
+    """Paired Wilcoxon of per-sequence deltas between every two models, per test; BH over all.
+
+    Sequences and perturbations are the same for every model, so the difference
+    ``delta_a - delta_b`` of one sequence is a paired observation.
+    """
+    rows = []
+    models = list(pd.unique(deltas["model"])) if len(deltas) else []
+    for (test, motifs), group in deltas.groupby(["test", "motifs"], sort=False):
+        wide = group.pivot_table(index="id", columns="model", values="delta", aggfunc="first")
+        for a, b in itertools.combinations([m for m in models if m in wide.columns], 2):
+            pair = wide[[a, b]].dropna()
+            diff = zero_small(pair[a].to_numpy() - pair[b].to_numpy(), tolerance)
+            rows.append({"test": test, "motifs": motifs, "model_a": a, "model_b": b, "n": len(pair),
+                         "mean_a": float(pair[a].mean()) if len(pair) else np.nan,
+                         "mean_b": float(pair[b].mean()) if len(pair) else np.nan,
+                         "mean_diff": float(diff.mean()) if len(pair) else np.nan, "p_value": wilcoxon_p(diff)})
+    table = pd.DataFrame(rows, columns=["test", "motifs", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff",
+                                        "p_value"])
+    table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
+    stronger = np.where(table["mean_a"].abs() >= table["mean_b"].abs(), table["model_a"], table["model_b"])
+    table["stronger"] = np.where(table["q_value"] < PAIRWISE_Q, stronger, "")
+    return table
+
+
+def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: list[str | Path] | None = None,
+            motifs: list[str] | None = None, tests: list[str] | None = None, num_perturbs: int = 5, seed: int = 0,
+            mode: str = "loss", thresholds: Thresholds | None = None, test_sz: float = 0.1,
+            balance: str | bool = "auto", epochs: int | None = None, lr: float | None = None,
+            dropout: float | None = None, early_stop: int | None = None,
+            params: dict[str, dict[str, Any]] | None = None, out_dir: str | Path | None = None,
+            overwrite: bool = False, figures: bool = True, progress: Callable[..., None] | None = None,
+            registry: Registry | None = None) -> CompareResult:
+    """Train (or reuse) several models on one split and interpret them with the same perturbations.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    model_plugins : list of str, optional
+        Models to train (default: the three built-ins; none if ``runs`` are given).
+    runs : list of path, optional
+        Existing run directories to reuse (trained on this dataset).
+    params : dict, optional
+        ``{plugin: {key: value}}`` plugin-specific parameters.
+    out_dir : path, optional
+        Writes ``compare.csv``, ``scorecard.csv``, ``summary.csv``, ``pairwise.csv``,
+        ``deltas.parquet``, PNG figures, ``report.html`` and ``runs/`` here (atomically).
+    Other parameters as in :func:`engine.training.train` and :func:`engine.interpret.interpret`.
+
+    Returns
+    -------
+    CompareResult
+    """
+    registry = registry or get_registry()
+    thresholds = thresholds or Thresholds()
+    runs = list(runs or [])
+    if model_plugins is None:
+        model_plugins = [] if runs else [m for m in BUILTIN_MODELS if m in registry.names("model")]
+    names = [registry.get("model", m).name for m in model_plugins]
+    if len(set(names)) != len(names):
+        raise MotifprobeError(f"model plugins listed twice: {', '.join(model_plugins)}")
+    for plugin in (params or {}):
+        if registry.get("model", plugin).name not in names:
+            raise MotifprobeError(f"--param for {plugin!r}, which is not among the compared models ({', '.join(names)})")
+    if not names and not runs:
+        raise MotifprobeError("nothing to compare: give model plugins or runs")
+    if out_dir is not None and Path(out_dir).exists() and not overwrite:
+        raise MotifprobeError(f"output directory {str(out_dir)!r} already exists; pass --overwrite to replace it")
+
+    def _do(target: Path | None) -> CompareResult:
+        trained: dict[str, Run] = {}
+        for run_dir in runs:
+            run = load_run(run_dir, dataset, registry)
+            if run.name in trained:
+                raise MotifprobeError(f"two runs are named {run.name!r}; rename one (--model-name)")
+            trained[run.name] = run
+        for name in names:
+            if name in trained:
+                raise MotifprobeError(f"model {name!r} given both as a plugin and as a run")
+            task = None
+            if progress is not None:
+                def task(epoch=0, total=None, _n=name, **info):
+                    progress(description=f"train {_n}", completed=epoch, total=total)
+            trained[name] = train(dataset, name, params=dict((params or {}).get(name, {})), test_sz=test_sz,
+                                  seed=seed, balance=balance, epochs=epochs, lr=lr, dropout=dropout,
+                                  early_stop=early_stop, out_dir=target / "runs" if target else None,
+                                  progress=task, registry=registry)
+        # Paired comparisons need the same sequences: the held-out ids every run shares.
+        common = None
+        for run in trained.values():
+            ids = set(run.test_ids)
+            common = ids if common is None else common & ids
+        if not common:
+            raise MotifprobeError("the runs share no held-out test sequence; train them with the same --seed and --test-sz")
+        ids = [i for i in dataset.ids if i in common]
+        tables, delta_frames, metrics = [], [], {}
+        for name, run in trained.items():
+            res = interpret(run.model, dataset, motifs, tests=tests, num_perturbs=num_perturbs, seed=seed, mode=mode,
+                            ids=ids, thresholds=thresholds, model_name=name, progress=progress, registry=registry)
+            tables.append(res.table)
+            delta_frames.append(res.deltas)
+            metrics[name] = run.metrics
+        results = pd.concat(tables, ignore_index=True)
+        deltas = pd.concat(delta_frames, ignore_index=True)
+        scorecard, summary = score(results, dataset.rule, metrics)
+        pairwise = pairwise_tests(deltas, thresholds.tolerance)
+        result = CompareResult(results, deltas, scorecard, summary, pairwise, trained, target)
+        if target is not None:
+            _write_outputs(result, dataset, target, figures)
+        return result
+
+    if out_dir is None:
+        return _do(None)
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        result = _do(Path(tmp))
+    result.out_dir = Path(out_dir)
+    return result
+
+
+def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figures: bool) -> None:
+    result.results.to_csv(target / "compare.csv", index=False)
+    result.scorecard.to_csv(target / "scorecard.csv", index=False)
+    result.summary.to_csv(target / "summary.csv", index=False)
+    result.pairwise.to_csv(target / "pairwise.csv", index=False)
+    result.deltas.to_parquet(target / "deltas.parquet", index=False)
+    info = {"dataset": str(dataset.path) if dataset.path else "(in memory)", "sequences": len(dataset),
+            "length": dataset.seq_length, "rule": json.dumps(dataset.rule) if dataset.rule else "(none recorded)",
+            "models": ", ".join(result.runs), "test sequences": int(result.results["count"].max() or 0)}
+    (target / "compare.json").write_text(json.dumps({
+        "dataset": info, "summary": json.loads(result.summary.to_json(orient="records")),
+        "results": json.loads(result.results.to_json(orient="records"))}, indent=2))
+    if not figures:
+        return
+    from engine import report
+
+    figs = {"heatmap": report.heatmap_png(result.results, target / "heatmap.png"),
+            "distributions": report.distributions_png(result.deltas, target / "distributions.png"),
+            "scorecard": report.scorecard_png(result.scorecard, result.summary, target / "scorecard.png")}
+    report.write_report(target / "report.html", title="motifprobe compare", dataset_info=info,
+                        results=result.results, scorecard=result.scorecard, summary=result.summary,
+                        pairwise=result.pairwise, figures=figs)

@@ -1,0 +1,259 @@
+"""The dataset: sequences, labels and planted motif sites, stored as Parquet.
+
+File layout (one row per sequence): ``id`` (string), ``sequence`` (string), ``label`` (int),
+``motifs`` (list of struct ``name``, ``start``, ``end`` (0-based, end exclusive), ``strand``).
+File metadata key ``motifprobe`` holds JSON: format version, generator and its parameters,
+seed, background distribution and the planted rule.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.atomic import atomic_path
+from engine.errors import MotifprobeError
+from engine.sequences import decode, encode
+
+FORMAT_VERSION = 1
+METADATA_KEY = b"motifprobe"
+SITE_COLUMNS = ("seq", "name", "start", "end", "strand")
+REQUIRED_COLUMNS = ("id", "sequence", "label", "motifs")
+
+
+def empty_sites() -> pd.DataFrame:
+    """A site table with no rows and the right dtypes."""
+    return pd.DataFrame({"seq": np.zeros(0, np.int64), "name": np.zeros(0, object), "start": np.zeros(0, np.int64),
+                         "end": np.zeros(0, np.int64), "strand": np.zeros(0, object)})
+
+
+@dataclass
+class Dataset:
+    """Sequences in memory.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray of str, shape (N,)
+    codes : numpy.ndarray of uint8, shape (N, L), A=0 C=1 G=2 T=3
+    labels : numpy.ndarray of int64, shape (N,); -1 where a sequence has no label
+    sites : pandas.DataFrame
+        One row per motif instance: ``seq`` (row index into codes), ``name``, ``start``,
+        ``end`` (exclusive), ``strand``; sorted by ``seq`` then ``start``.
+    metadata : dict
+        Generator, parameters, seed, background and planted rule (see module docstring).
+    """
+
+    ids: np.ndarray
+    codes: np.ndarray
+    labels: np.ndarray
+    sites: pd.DataFrame = field(default_factory=empty_sites)
+    metadata: dict = field(default_factory=dict)
+    path: Path | None = None
+    sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        self.ids = np.asarray(self.ids, dtype=object)
+        self.codes = np.ascontiguousarray(self.codes, dtype=np.uint8)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.codes.ndim != 2 or len(self.ids) != self.codes.shape[0] or len(self.labels) != len(self.ids):
+            raise MotifprobeError(
+                f"dataset parts disagree: {len(self.ids)} ids, codes {self.codes.shape}, {len(self.labels)} labels")
+        if len(self.sites):
+            self.sites = self.sites.sort_values(["seq", "start"], kind="stable").reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def seq_length(self) -> int:
+        return int(self.codes.shape[1])
+
+    @property
+    def motif_names(self) -> list[str]:
+        """Names of motifs with at least one recorded site, in first-seen order."""
+        return list(pd.unique(self.sites["name"]))
+
+    @property
+    def background(self) -> np.ndarray:
+        """Background A/C/G/T distribution: from the metadata, else counted off motif-free bases."""
+        recorded = self.metadata.get("background")
+        if recorded is not None:
+            return np.asarray(recorded, dtype=np.float64)
+        free = self.codes[~self.occupied()]
+        counts = np.bincount(free, minlength=4)[:4].astype(np.float64) + 1.0
+        return counts / counts.sum()
+
+    @property
+    def rule(self) -> dict | None:
+        """The planted rule (``gen_type``, ``pos_motifs``, ``min_dist``, ``max_dist``) if known."""
+        return self.metadata.get("rule")
+
+    def site_bounds(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end of the first instance of ``name`` per sequence (-1 where absent)."""
+        start = np.full(len(self), -1, dtype=np.int64)
+        end = np.full(len(self), -1, dtype=np.int64)
+        rows = self.sites[self.sites["name"] == name].drop_duplicates("seq", keep="first")
+        start[rows["seq"].to_numpy()] = rows["start"].to_numpy()
+        end[rows["seq"].to_numpy()] = rows["end"].to_numpy()
+        return start, end
+
+    def occupied(self, exclude: tuple[str, ...] = ()) -> np.ndarray:
+        """Boolean (N, L) mask of positions covered by a recorded site (bar ``exclude`` names)."""
+        sites = self.sites[~self.sites["name"].isin(exclude)] if exclude else self.sites
+        diff = np.zeros((len(self), self.seq_length + 1), dtype=np.int32)
+        np.add.at(diff, (sites["seq"].to_numpy(), sites["start"].to_numpy()), 1)
+        np.add.at(diff, (sites["seq"].to_numpy(), sites["end"].to_numpy()), -1)
+        return np.cumsum(diff[:, :-1], axis=1) > 0
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        """The rows ``index`` (integer positions) as a new Dataset, sites re-indexed."""
+        index = np.asarray(index, dtype=np.int64)
+        remap = np.full(len(self), -1, dtype=np.int64)
+        remap[index] = np.arange(len(index))
+        sites = self.sites[np.isin(self.sites["seq"].to_numpy(), index)].copy()
+        sites["seq"] = remap[sites["seq"].to_numpy()]
+        return Dataset(self.ids[index], self.codes[index], self.labels[index], sites.reset_index(drop=True),
+                       dict(self.metadata), self.path, self.sha256)
+
+
+# -- Parquet I/O -----------------------------------------------------------------------------
+def write_dataset(dataset: Dataset, path: str | Path) -> Path:
+    """Write ``dataset`` to Parquet atomically (temp file, then rename)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sites = dataset.sites
+    counts = np.bincount(sites["seq"].to_numpy(), minlength=len(dataset)) if len(sites) else np.zeros(len(dataset), np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    struct = pa.StructArray.from_arrays(
+        [pa.array(sites["name"].astype(str).to_numpy(), pa.string()),
+         pa.array(sites["start"].to_numpy(np.int64), pa.int64()),
+         pa.array(sites["end"].to_numpy(np.int64), pa.int64()),
+         pa.array(sites["strand"].astype(str).to_numpy(), pa.string())],
+        names=["name", "start", "end", "strand"])
+    labels = pa.array(dataset.labels, pa.int64(), mask=dataset.labels < 0)
+    table = pa.table({
+        "id": pa.array(dataset.ids.astype(str), pa.string()),
+        "sequence": pa.array(decode(dataset.codes), pa.string()),
+        "label": labels,
+        "motifs": pa.ListArray.from_arrays(pa.array(offsets), struct),
+    })
+    meta = {"format_version": FORMAT_VERSION, **dataset.metadata}
+    table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return Path(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """Read and validate a dataset file.
+
+    Raises
+    ------
+    MotifprobeError
+        For a missing or unreadable file, a non-Parquet file, missing or mistyped columns,
+        non-ACGT characters, unequal lengths, or motif sites outside their sequence.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise MotifprobeError(f"data file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise MotifprobeError(f"data file {str(path)!r} is a directory, expected a Parquet file")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise MotifprobeError(
+            f"data file {str(path)!r} is not a readable Parquet dataset ({str(exc).splitlines()[0][:120]}); "
+            "create one with 'motifprobe generate'") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise MotifprobeError(
+            f"data file {str(path)!r} lacks column(s) {', '.join(missing)}; required: {', '.join(REQUIRED_COLUMNS)}")
+    schema = table.schema
+    checks = {
+        "id": pa.types.is_string(schema.field("id").type) or pa.types.is_large_string(schema.field("id").type),
+        "sequence": pa.types.is_string(schema.field("sequence").type) or pa.types.is_large_string(schema.field("sequence").type),
+        "label": pa.types.is_integer(schema.field("label").type),
+        "motifs": pa.types.is_list(schema.field("motifs").type),
+    }
+    for column, ok in checks.items():
+        if not ok:
+            raise MotifprobeError(f"data file {str(path)!r}: column {column!r} has type {schema.field(column).type}")
+    site_type = schema.field("motifs").type.value_type
+    if not pa.types.is_struct(site_type) or {f.name for f in site_type} < {"name", "start", "end", "strand"}:
+        raise MotifprobeError(f"data file {str(path)!r}: column 'motifs' must be a list of struct(name, start, end, strand)")
+    meta_raw = (schema.metadata or {}).get(METADATA_KEY)
+    try:
+        metadata = json.loads(meta_raw) if meta_raw else {}
+    except json.JSONDecodeError:
+        raise MotifprobeError(f"data file {str(path)!r}: metadata key 'motifprobe' is not valid JSON") from None
+    if metadata.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+        raise MotifprobeError(
+            f"data file {str(path)!r} has format version {metadata['format_version']}; this motifprobe reads up to {FORMAT_VERSION}")
+    metadata.pop("format_version", None)
+
+    ids = np.asarray(table.column("id").to_pylist(), dtype=object)
+    if len(ids) == 0:
+        raise MotifprobeError(f"data file {str(path)!r} has no rows")
+    if pd.Series(ids).isna().any() or len(pd.unique(ids)) != len(ids):
+        raise MotifprobeError(f"data file {str(path)!r}: column 'id' must be unique and non-empty")
+    seqs = table.column("sequence").to_pylist()
+    if any(s is None for s in seqs):
+        raise MotifprobeError(f"data file {str(path)!r}: column 'sequence' has empty values")
+    codes = encode(seqs, ids=list(ids))
+    label_col = table.column("label")
+    labels = np.asarray(pc.fill_null(label_col, -1).to_numpy(), dtype=np.int64)
+
+    motifs = table.column("motifs").combine_chunks()
+    flat = pc.list_flatten(motifs)
+    parents = pc.list_parent_indices(motifs).to_numpy()
+    sites = pd.DataFrame({
+        "seq": np.asarray(parents, dtype=np.int64),
+        "name": np.asarray(flat.field("name").to_pylist(), dtype=object),
+        "start": np.asarray(flat.field("start").to_numpy(zero_copy_only=False), dtype=np.int64),
+        "end": np.asarray(flat.field("end").to_numpy(zero_copy_only=False), dtype=np.int64),
+        "strand": np.asarray(flat.field("strand").to_pylist(), dtype=object),
+    })
+    bad = (sites["start"] < 0) | (sites["end"] > codes.shape[1]) | (sites["start"] >= sites["end"])
+    if bad.any():
+        row = sites[bad].iloc[0]
+        raise MotifprobeError(
+            f"data file {str(path)!r}: motif {row['name']} in sequence {ids[row['seq']]} has start {row['start']}, "
+            f"end {row['end']}, outside 0..{codes.shape[1]} (0-based, end exclusive)")
+    return Dataset(ids, codes, labels, sites, metadata, path, file_sha256(path))
+
+
+# -- Export ----------------------------------------------------------------------------------
+def export_fasta(dataset: Dataset, path: str | Path) -> Path:
+    """Write sequences as FASTA, header ``>id label=N``."""
+    lines = [f">{i} label={l}\n{s}\n" for i, l, s in zip(dataset.ids, dataset.labels, decode(dataset.codes))]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(lines))
+    return Path(path)
+
+
+def export_bed(dataset: Dataset, path: str | Path) -> Path:
+    """Write motif sites as BED6: chrom = sequence id, start, end, motif name, 0, strand."""
+    s = dataset.sites
+    lines = [f"{dataset.ids[q]}\t{a}\t{b}\t{n}\t0\t{st}\n"
+             for q, n, a, b, st in zip(s["seq"], s["name"], s["start"], s["end"], s["strand"])]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(lines))
+    return Path(path)

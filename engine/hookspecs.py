@@ -1,0 +1,60 @@
+"""Hook specifications: the plugin author's manual.
+
+A plugin is any module or object with functions marked ``@hookimpl`` named after these specs.
+Each hook receives a ``register`` callback built by the host, so the host owns names,
+aliases and duplicate checks, and new keyword arguments never break old plugins.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+NAME = "motifprobe"
+"""Project name: the pluggy marker, the plugin manager and the entry-point group."""
+
+hookspec = pluggy.HookspecMarker(NAME)
+hookimpl = pluggy.HookimplMarker(NAME)
+
+Register = Callable[..., None]
+
+
+@hookspec
+def register_generators(register: Register) -> None:
+    """Register dataset generators.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, factory, *, aliases=())``. ``factory()`` returns an object with
+        ``generate(spec, *, seed, progress=None) -> engine.dataset.Dataset``
+        (see ``engine.generation.Generator``).
+    """
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register model wrappers.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, factory, *, aliases=())``. ``factory(**params)`` returns an
+        ``engine.models.SequenceModel``: ``fit(codes, labels, *, val=None, seed=None,
+        progress=None)``, ``predict_proba(codes)``, ``save(dir)`` and the classmethod
+        ``load(dir)``. The factory's ``param_defaults`` dict lists the accepted ``--param`` keys.
+    """
+
+
+@hookspec
+def register_perturbation_tests(register: Register) -> None:
+    """Register in-silico perturbation tests.
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, factory, *, aliases=())``. ``factory()`` returns an
+        ``engine.perturbation.PerturbationTest``: ``n_motifs``, ``deterministic``,
+        ``perturb(batch, rng)`` returning named arms of perturbed codes, and optionally
+        ``deltas(...)`` to combine arm scores into one value per sequence.
+    """

@@ -1,0 +1,152 @@
+"""Vectorized perturbation primitives over many sequences at once.
+
+Each acts on ``uint8`` codes (n, L) with per-row coordinates and returns new arrays; the
+inputs are never modified. No Python loop over sequences.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.sequences import sample_background
+
+
+def interval_mask(n: int, length: int, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Boolean (n, L) mask covering [start, end) of each (row, start, end)."""
+    diff = np.zeros((n, length + 1), dtype=np.int32)
+    np.add.at(diff, (rows, starts), 1)
+    np.add.at(diff, (rows, ends), -1)
+    return np.cumsum(diff[:, :-1], axis=1) > 0
+
+
+def replace_masked(codes: np.ndarray, mask: np.ndarray, num_perturbs: int, background: np.ndarray,
+                   rng: np.random.Generator, draws: np.ndarray | None = None) -> np.ndarray:
+    """Copies (n, K, L) of ``codes`` with the ``mask`` positions redrawn from ``background``.
+
+    ``draws`` (n, K, L) may supply the replacement bases, so several arms share them.
+    """
+    out = np.repeat(codes[:, None, :], num_perturbs, axis=1)
+    full = np.broadcast_to(mask[:, None, :], out.shape)
+    if draws is None:
+        out[full] = sample_background(int(full.sum()), background, rng)
+    else:
+        out[full] = draws[full]
+    return out
+
+
+def swap_segments(codes: np.ndarray, s1: np.ndarray, e1: np.ndarray, s2: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """Swap two non-overlapping segments per row, keeping the length.
+
+    Row i becomes before + right + between + left + after, where left/right are the two
+    segments in positional order (so either argument order works).
+    """
+    codes = np.asarray(codes)
+    n, length = codes.shape
+    first = s1 <= s2
+    ls, le = np.where(first, s1, s2), np.where(first, e1, e2)
+    rs, re = np.where(first, s2, s1), np.where(first, e2, e1)
+    if np.any(le > rs):
+        raise ValueError("segments overlap")
+    p = np.arange(length)[None, :]
+    ls, le, rs, re = (a[:, None] for a in (ls, le, rs, re))
+    len_r, gap = re - rs, rs - le
+    src = np.where(p < ls, p,
+          np.where(p < ls + len_r, rs + (p - ls),
+          np.where(p < ls + len_r + gap, le + (p - ls - len_r),
+          np.where(p < re, ls + (p - ls - len_r - gap), p))))
+    return np.take_along_axis(codes, src, axis=1)
+
+
+def free_starts(blocked: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Boolean (n, L) mask of starts s where [s, s + length_i) avoids every blocked position."""
+    n, length = blocked.shape
+    cum = np.zeros((n, length + 1), dtype=np.int32)
+    np.cumsum(blocked, axis=1, out=cum[:, 1:])
+    starts = np.arange(length)[None, :]
+    ends = starts + lengths[:, None]
+    fits = ends <= length
+    inside = np.take_along_axis(cum, np.minimum(ends, length), axis=1) - cum[:, :length]
+    return fits & (inside == 0)
+
+
+def pick_starts(valid: np.ndarray, num_perturbs: int, rng: np.random.Generator,
+                low: np.ndarray | None = None) -> np.ndarray:
+    """Draw starts uniformly among ``valid`` (n, L) per row, K per row: int64 (n, K); -1 if none.
+
+    ``low`` (n, K) restricts each draw to starts >= low.
+    """
+    n, length = valid.shape
+    cs = np.cumsum(valid, axis=1, dtype=np.int64)  # cs[i, s] = valid starts at <= s
+    total = cs[:, -1][:, None]
+    if low is None:
+        before = np.zeros((n, num_perturbs), dtype=np.int64)
+    else:
+        clipped = np.clip(low, 0, length)
+        padded = np.concatenate([np.zeros((n, 1), np.int64), cs], axis=1)
+        before = np.take_along_axis(padded, clipped, axis=1)
+    count = total - before
+    rank = before + np.floor(rng.random((n, num_perturbs)) * np.maximum(count, 1)).astype(np.int64)
+    # The rank-th valid start of row i: search a globally increasing copy of cs.
+    offset = (np.arange(n, dtype=np.int64) * (length + 1))[:, None]
+    flat = (cs + offset).ravel()
+    pos = np.searchsorted(flat, (rank + 1 + offset).ravel(), side="left").reshape(n, num_perturbs)
+    starts = pos - np.arange(n, dtype=np.int64)[:, None] * length
+    return np.where(count > 0, starts, -1)
+
+
+def sham_windows(blocked: np.ndarray, lengths: np.ndarray, num_perturbs: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Random windows of ``lengths`` avoiding ``blocked``: starts (n, K), -1 where none fits."""
+    return pick_starts(free_starts(blocked, lengths), num_perturbs, rng)
+
+
+def place_windows(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Mask (n, K, L) of windows [starts, starts + length) (rows with start -1 stay empty)."""
+    length = codes.shape[1]
+    p = np.arange(length)[None, None, :]
+    s = starts[:, :, None]
+    return (s >= 0) & (p >= s) & (p < s + lengths[:, None, None])
+
+
+def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray],
+                  blocked: np.ndarray, num_perturbs: int, background: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Remove two motifs and reinsert them at random non-overlapping places, order kept.
+
+    ``first``/``second`` are (start, end) of the two motifs per row; ``blocked`` marks other
+    motifs' positions, which the new places avoid. The old places are refilled with
+    background bases. The original layout is always one of the candidates, so every row
+    gets a placement.
+
+    Returns
+    -------
+    (perturbed, new_left_start, new_right_start)
+        perturbed codes (n, K, L) and the new starts (n, K) of the left and right motif.
+    """
+    n, length = codes.shape
+    s1, e1 = first
+    s2, e2 = second
+    left_first = s1 <= s2
+    ls, le = np.where(left_first, s1, s2), np.where(left_first, e1, e2)
+    rs, re = np.where(left_first, s2, s1), np.where(left_first, e2, e1)
+    len_l, len_r = le - ls, re - rs
+    rows = np.arange(n)
+    left_bases = np.take_along_axis(codes, np.minimum(ls[:, None] + np.arange(length)[None, :], length - 1), axis=1)
+    right_bases = np.take_along_axis(codes, np.minimum(rs[:, None] + np.arange(length)[None, :], length - 1), axis=1)
+
+    valid_r = free_starts(blocked, len_r)
+    # Left start s is usable only if some right start >= s + len_l exists.
+    rev = np.cumsum(valid_r[:, ::-1], axis=1)[:, ::-1]
+    rev = np.concatenate([rev, np.zeros((n, 1), rev.dtype)], axis=1)
+    after = np.minimum(np.arange(length)[None, :] + len_l[:, None], length)
+    valid_l = free_starts(blocked, len_l) & (np.take_along_axis(rev, after, axis=1) > 0)
+    new_l = pick_starts(valid_l, num_perturbs, rng)
+    new_r = pick_starts(valid_r, num_perturbs, rng, low=new_l + len_l[:, None])
+
+    old = interval_mask(n, length, np.concatenate([rows, rows]), np.concatenate([ls, rs]), np.concatenate([le, re]))
+    out = replace_masked(codes, old, num_perturbs, background, rng)
+    for new, bases, seg_len in ((new_l, left_bases, len_l), (new_r, right_bases, len_r)):
+        mask = place_windows(codes, new, seg_len)
+        offset = np.arange(length)[None, None, :] - new[:, :, None]
+        src = np.take_along_axis(bases[:, None, :].repeat(num_perturbs, axis=1), np.clip(offset, 0, length - 1), axis=2)
+        out[mask] = src[mask]
+    return out, new_l, new_r

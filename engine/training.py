@@ -1,0 +1,154 @@
+"""Train a model plugin on a dataset: deterministic stratified split, balancing, run directory."""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.atomic import atomic_dir
+from engine.dataset import Dataset
+from engine.errors import MotifprobeError
+from engine.metrics import classification_metrics
+from engine.models import resolve_params
+from engine.registry import Registry, get_registry
+from engine.runs import MANIFEST, MODEL_DIR, PREDICTIONS, RUN_FORMAT_VERSION, Run
+
+BALANCE_BELOW = 0.4
+"""``balance='auto'`` turns class weighting on when the minority class is under this share."""
+STANDARD_PARAMS = ("epochs", "lr", "dropout", "early_stop", "monitor", "balance")
+
+
+def split_indices(labels: np.ndarray, test_sz: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, deterministic split: (train, val, test) index arrays; val and test of ``test_sz`` each."""
+    if not 0 < test_sz < 0.5:
+        raise MotifprobeError(f"test_sz must lie in (0, 0.5), got {test_sz}")
+    rng = np.random.default_rng([int(seed), 1])
+    train, val, test = [], [], []
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        idx = idx[rng.permutation(len(idx))]
+        n_test = int(round(len(idx) * test_sz))
+        test.append(idx[:n_test])
+        val.append(idx[n_test:2 * n_test])
+        train.append(idx[2 * n_test:])
+    return tuple(np.sort(np.concatenate(part)) for part in (train, val, test))  # type: ignore[return-value]
+
+
+def resolve_balance(balance: str | bool, labels: np.ndarray) -> bool:
+    """'auto' -> on when the minority class share is below ``BALANCE_BELOW``."""
+    if isinstance(balance, bool):
+        return balance
+    text = str(balance).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    if text == "auto":
+        counts = np.bincount(labels)
+        return bool(counts.min() / counts.sum() < BALANCE_BELOW)
+    raise MotifprobeError(f"sampler/balance must be True, False or auto, got {balance!r}")
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for dist in ("motifprobe", "numpy", "torch", "scikit-learn", "xgboost"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str, Any] | None = None,
+          test_sz: float = 0.1, seed: int = 0, balance: str | bool = "auto", epochs: int | None = None,
+          lr: float | None = None, dropout: float | None = None, early_stop: int | None = None,
+          monitor: str | None = None, out_dir: str | Path | None = "runs", model_name: str | None = None,
+          overwrite: bool = False, progress: Callable[..., None] | None = None,
+          registry: Registry | None = None) -> Run:
+    """Train ``model_plugin`` on ``dataset`` and (unless ``out_dir`` is None) save a run directory.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Labeled sequences (two classes at least).
+    model_plugin : str
+        A registered model name (``motifprobe plugins``).
+    params : dict, optional
+        Plugin-specific parameters (``--param key=value``); unknown keys raise.
+    test_sz : float
+        Share of the data held out for testing; validation gets the same share.
+    balance : 'auto', True or False
+        Class weighting / weighted sampling; 'auto' = on when the minority class is < 40%.
+    epochs, lr, dropout, early_stop, monitor : optional
+        Standard training settings, passed to plugins that declare them.
+    out_dir, model_name, overwrite
+        The run goes to ``out_dir/model_name`` (default name: the plugin name).
+
+    Returns
+    -------
+    Run
+    """
+    registry = registry or get_registry()
+    entry = registry.get("model", model_plugin)
+    if epochs is not None and int(epochs) < 1:
+        raise MotifprobeError(f"epochs must be at least 1, got {epochs}")
+    if lr is not None and not float(lr) > 0:
+        raise MotifprobeError(f"lr must be > 0, got {lr}")
+    if dropout is not None and not 0 <= float(dropout) < 1:
+        raise MotifprobeError(f"dropout must lie in [0, 1), got {dropout}")
+    if early_stop is not None and int(early_stop) < 1:
+        raise MotifprobeError(f"early_stop (patience) must be at least 1, got {early_stop}")
+    if np.any(dataset.labels < 0):
+        raise MotifprobeError("every sequence needs a label to train; this dataset has unlabeled rows")
+    classes = np.unique(dataset.labels)
+    if len(classes) < 2:
+        raise MotifprobeError(f"the dataset has only one class (label {classes[0]}); training needs two")
+    name = model_name or entry.name
+    if out_dir is not None and (Path(out_dir) / name).exists() and not overwrite:
+        raise MotifprobeError(f"run directory {str(Path(out_dir) / name)!r} already exists; pass --overwrite to replace it")
+    train_idx, val_idx, test_idx = split_indices(dataset.labels, test_sz, seed)
+    if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
+        raise MotifprobeError(f"{len(dataset)} sequences are too few to split with test_sz {test_sz}")
+    defaults = getattr(entry.factory, "param_defaults", {}) or {}
+    standard = {"epochs": epochs, "lr": lr, "dropout": dropout, "early_stop": early_stop, "monitor": monitor,
+                "balance": resolve_balance(balance, dataset.labels[train_idx])}
+    ignored = [k for k, v in standard.items() if v is not None and k not in defaults and k != "balance"]
+    merged = {k: v for k, v in standard.items() if v is not None and k in defaults}
+    merged.update(params or {})
+    resolved = resolve_params(entry.factory, merged)
+    model = entry.factory(**resolved)
+    codes, labels = dataset.codes, dataset.labels
+    model.fit(codes[train_idx], labels[train_idx], val=(codes[val_idx], labels[val_idx]), seed=int(seed),
+              progress=progress)
+    probs = np.asarray(model.predict_proba(codes[test_idx]), dtype=np.float64)
+    metrics = classification_metrics(labels[test_idx], probs, labels[train_idx])
+    for attr in ("best_epoch_", "n_epochs_"):
+        if hasattr(model, attr):
+            metrics[attr.rstrip("_")] = int(getattr(model, attr))
+    manifest = {
+        "format_version": RUN_FORMAT_VERSION, "model_name": name, "model_plugin": entry.name,
+        "plugin_distribution": entry.distribution, "plugin_version": entry.version,
+        "params": {k: v for k, v in resolved.items()}, "ignored_settings": ignored,
+        "dataset": {"path": str(Path(dataset.path).resolve()) if dataset.path else None, "sha256": dataset.sha256,
+                    "rule": dataset.rule},
+        "seed": int(seed), "test_sz": float(test_sz), "balance": bool(standard["balance"]),
+        "split": {"train": int(len(train_idx)), "val": int(len(val_idx)), "test": int(len(test_idx))},
+        "metrics": metrics, "versions": _versions(),
+    }
+    predictions = pd.DataFrame({"id": dataset.ids[test_idx].astype(str), "label": labels[test_idx],
+                                "pred_label": probs.argmax(axis=1), "prob": probs[:, -1]})
+    directory = None
+    if out_dir is not None:
+        directory = Path(out_dir) / name
+        with atomic_dir(directory, overwrite=overwrite) as tmp:
+            (tmp / MODEL_DIR).mkdir()
+            model.save(tmp / MODEL_DIR)
+            predictions.to_parquet(tmp / PREDICTIONS, index=False)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=float))
+    return Run(directory, manifest, model, predictions)

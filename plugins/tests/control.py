@@ -1,0 +1,22 @@
+"""``control``: the sham perturbation every other test is read against."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import hookimpl
+from engine.perturbation import PerturbationTest, TestBatch, sham_perturb
+
+
+class ControlTest(PerturbationTest):
+    """Sham: a random motif-free window of the motif's length gets background bases."""
+
+    n_motifs = 1
+    description = "sham: a random motif-free window of the motif's length replaced (the null)"
+
+    def perturb(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {"perturbed": sham_perturb(batch, rng)}
+
+
+@hookimpl
+def register_perturbation_tests(register):
+    register("control", ControlTest, aliases=("sham",))
