@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-EXAMPLES := $(wildcard examples/motifprobe-example-plugin/pyproject.toml examples/motifprobe-broken-plugin/pyproject.toml)
+EXAMPLES := $(wildcard examples/motifprobe-example-plugin/pyproject.toml)
 
 .PHONY: install demo test bench clean
 

@@ -52,8 +52,9 @@ def _add_generate(sub) -> None:
                    help="motifs in the rule (default: all --motifs); the rest are decoys")
     p.add_argument("--min-dist", "--min_dist", type=int, default=0, help="distance rule: smallest gap (bp)")
     p.add_argument("--max-dist", "--max_dist", type=int, default=10, help="distance rule: largest gap (bp)")
-    p.add_argument("--pos-share", "--pos_share", type=float, default=0.6,
-                   help="share of sequences given every pos motif when there are 2+ (default 0.6)")
+    p.add_argument("--pos-share", "--pos_share", type=float, default=None,
+                   help="share of sequences given every pos motif when there are 2+ "
+                        "(default 0.3 for presence, 0.6 for order and distance)")
     p.add_argument("--generator-plugin", "--generator_plugin", default="simdna", help="registered generator")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="generator-specific option")
     p.add_argument("--seed", type=int, default=0)

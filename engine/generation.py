@@ -25,6 +25,7 @@ from engine.sequences import validate_background
 GEN_TYPES = ("presence", "order", "distance")
 DEFAULT_BACKGROUND = (0.3, 0.2, 0.2, 0.3)
 Progress = Callable[..., None]
+DEFAULT_POS_SHARE = {"presence": 0.3, "order": 0.6, "distance": 0.6}
 
 
 @dataclass
@@ -33,7 +34,8 @@ class GenerationSpec:
 
     ``pos_share`` is the share of sequences given every pos motif when there are two or more
     (order: in random order; distance: half inside the window in the right order, a quarter
-    with a near-miss gap, a quarter reversed), so positives land near 30-50%.
+    with a near-miss gap, a quarter reversed), so positives land near 30-50%. ``None`` picks
+    the default for the rule: 0.3 for presence, 0.6 for order and distance.
     """
 
     num_seqs: int = 10_000
@@ -44,12 +46,14 @@ class GenerationSpec:
     background: list[float] = field(default_factory=lambda: list(DEFAULT_BACKGROUND))
     min_dist: int = 0
     max_dist: int = 10
-    pos_share: float = 0.6
+    pos_share: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.pos_motifs is None:
             self.pos_motifs = list(self.motifs)
+        if self.pos_share is None:
+            self.pos_share = DEFAULT_POS_SHARE.get(self.gen_type, 0.6)
 
     @property
     def rule(self) -> dict[str, Any]:

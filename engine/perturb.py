@@ -114,8 +114,8 @@ def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], secon
 
     ``first``/``second`` are (start, end) of the two motifs per row; ``blocked`` marks other
     motifs' positions, which the new places avoid. The old places are refilled with
-    background bases. The original layout is always one of the candidates, so every row
-    gets a placement.
+    background bases. The original layout is always one of the candidates unless other sites
+    overlap the tested motifs; a row where nothing fits is returned unchanged (starts -1).
 
     Returns
     -------
@@ -149,4 +149,8 @@ def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], secon
         offset = np.arange(length)[None, None, :] - new[:, :, None]
         src = np.take_along_axis(bases[:, None, :].repeat(num_perturbs, axis=1), np.clip(offset, 0, length - 1), axis=2)
         out[mask] = src[mask]
+    # Only when other recorded sites overlap the tested motifs can no layout fit: leave such rows as they were.
+    stuck = (new_l < 0) | (new_r < 0)
+    if stuck.any():
+        out[stuck] = np.broadcast_to(codes[:, None, :], out.shape)[stuck]
     return out, new_l, new_r

@@ -83,7 +83,8 @@ class RandomConvModel:
         self.width = width
 
     def predict_proba(self, codes):
-        win = sliding_window_view(codes, self.width, axis=1)  # (n, P, w)
-        acts = np.stack([f[np.arange(self.width), win].sum(-1).max(axis=1) for f in self.filters], axis=1)
+        onehot = np.eye(4)[codes]  # (n, L, 4)
+        win = sliding_window_view(onehot, self.width, axis=1)  # (n, P, 4, w)
+        acts = np.einsum("npcw,fwc->npf", win, self.filters, optimize=True).max(axis=1)
         p = _sigmoid(np.maximum(acts, 0) @ self.readout - 0.5)
         return np.stack([1 - p, p], axis=1)

@@ -1,0 +1,164 @@
+"""Conformance checks for plugin authors: call one from your own tests.
+
+>>> from engine.testing import check_model
+>>> check_model(MyModel)            # raises AssertionError naming what is wrong
+
+Each check builds small seeded data, exercises the contract (shapes, dtypes, determinism,
+save/load round trip, batching invariance, clear errors) and returns a dict of what it saw.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.dataset import Dataset, read_dataset, write_dataset
+from engine.errors import MotifprobeError
+from engine.generation import GenerationSpec, compute_labels
+from engine.perturbation import Scorer, TestBatch
+
+DEFAULT_MOTIFS = ("STAT_known2", "CTCF_known1")
+
+
+def _toy_data(n: int = 600, length: int = 80, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random codes; label 1 iff the 8-mer TGACGTCA was inserted (half the rows)."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
+    labels = (np.arange(n) % 2).astype(np.int64)
+    motif = np.array([3, 2, 0, 1, 2, 3, 1, 0], dtype=np.uint8)
+    pos = rng.integers(0, length - len(motif), size=n)
+    rows = np.flatnonzero(labels == 1)
+    codes[rows[:, None], pos[rows, None] + np.arange(len(motif))] = motif
+    return codes, labels
+
+
+def check_model(factory: Any, *, params: dict | None = None, seed: int = 0, min_accuracy: float | None = 0.75,
+                n: int = 600, length: int = 80) -> dict:
+    """Check a model plugin's factory against the model contract.
+
+    Checks: ``fit`` returns self; ``predict_proba`` gives float32 (N, C) probabilities summing
+    to 1; same seed, same predictions; batching invariance; save -> load round trip;
+    unknown parameters and a damaged model directory raise MotifprobeError; optionally a
+    minimum accuracy on an easy toy task.
+    """
+    params = dict(params or {})
+    codes, labels = _toy_data(n, length, seed)
+    split = int(0.8 * n)
+    train, test = slice(0, split), slice(split, n)
+    model = factory(**params)
+    fitted = model.fit(codes[train], labels[train], val=(codes[test], labels[test]), seed=seed)
+    assert fitted is model, "fit must return self"
+    probs = model.predict_proba(codes[test])
+    assert isinstance(probs, np.ndarray) and probs.dtype == np.float32, f"predict_proba must return float32, got {getattr(probs, 'dtype', type(probs))}"
+    assert probs.ndim == 2 and probs.shape[0] == n - split and probs.shape[1] >= 2, f"bad shape {probs.shape}"
+    assert np.all(probs >= 0) and np.all(probs <= 1), "probabilities outside [0, 1]"
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-4), "rows must sum to 1"
+    halves = np.concatenate([model.predict_proba(codes[test][: (n - split) // 2]),
+                             model.predict_proba(codes[test][(n - split) // 2:])])
+    assert np.allclose(halves, probs, atol=1e-5), "predictions depend on how the input is batched"
+    assert model.predict_proba(codes[:0]).shape[0] == 0, "predict_proba must accept zero sequences"
+    again = factory(**params).fit(codes[train], labels[train], val=(codes[test], labels[test]), seed=seed)
+    assert np.allclose(again.predict_proba(codes[test]), probs, atol=1e-6), "same seed must give the same model"
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(Path(tmp))
+        loaded = type(model).load(Path(tmp))
+        assert np.allclose(loaded.predict_proba(codes[test]), probs, atol=1e-6), "save -> load changed predictions"
+        files = [p for p in Path(tmp).rglob("*") if p.is_file()]
+        assert files, "save wrote no file"
+        for path in files:
+            path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+        try:
+            type(model).load(Path(tmp))
+        except MotifprobeError:
+            pass
+        else:
+            raise AssertionError("loading a truncated model must raise MotifprobeError")
+    try:
+        factory(**{**params, "no_such_parameter_xyz": 1})
+    except MotifprobeError:
+        pass
+    else:
+        raise AssertionError("an unknown parameter must raise MotifprobeError")
+    accuracy = float(np.mean(probs.argmax(axis=1) == labels[test]))
+    if min_accuracy is not None:
+        assert accuracy >= min_accuracy, f"accuracy {accuracy:.3f} on an easy toy task is below {min_accuracy}"
+    return {"accuracy": accuracy}
+
+
+def check_generator(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_MOTIFS, seed: int = 0,
+                    gen_types: tuple[str, ...] = ("presence", "order", "distance"), num_seqs: int = 200) -> dict:
+    """Check a generator plugin: shapes, sites, labels by the rule, determinism, file round trip, errors."""
+    gen = factory()
+    seen = {}
+    for gen_type in gen_types:
+        spec = GenerationSpec(num_seqs=num_seqs, seq_length=200, gen_type=gen_type, motifs=list(motifs),
+                              pos_motifs=list(motifs[:2]) if gen_type != "presence" else [motifs[0]],
+                              min_dist=2, max_dist=20)
+        ds = gen.generate(spec, seed=seed)
+        assert isinstance(ds, Dataset), "generate must return an engine.dataset.Dataset"
+        assert ds.codes.dtype == np.uint8 and ds.codes.shape == (num_seqs, 200), f"bad codes {ds.codes.dtype} {ds.codes.shape}"
+        assert ds.codes.max() <= 3, "codes must be 0..3 (A C G T)"
+        s = ds.sites.sort_values(["seq", "start"])
+        assert (s["start"] >= 0).all() and (s["end"] <= 200).all() and (s["start"] < s["end"]).all(), "site outside sequence"
+        same = s["seq"].to_numpy()[1:] == s["seq"].to_numpy()[:-1]
+        assert (s["start"].to_numpy()[1:][same] >= s["end"].to_numpy()[:-1][same]).all(), "sites overlap"
+        if ds.rule:
+            assert np.array_equal(ds.labels, compute_labels(ds.sites, len(ds), ds.rule)), "labels break the planted rule"
+        twin = factory().generate(GenerationSpec(**spec.to_dict()), seed=seed)
+        assert np.array_equal(twin.codes, ds.codes) and np.array_equal(twin.labels, ds.labels), "same seed, different data"
+        other = factory().generate(GenerationSpec(**spec.to_dict()), seed=seed + 1)
+        assert not np.array_equal(other.codes, ds.codes), "a different seed gave identical data"
+        with tempfile.TemporaryDirectory() as tmp:
+            back = read_dataset(write_dataset(ds, Path(tmp) / "d.parquet"))
+            assert np.array_equal(back.codes, ds.codes), "Parquet round trip changed the sequences"
+        seen[gen_type] = float(ds.labels.mean())
+    try:
+        gen.generate(GenerationSpec(num_seqs=0, motifs=list(motifs)), seed=seed)
+    except MotifprobeError:
+        pass
+    else:
+        raise AssertionError("num_seqs=0 must raise MotifprobeError")
+    return {"positive_share": seen}
+
+
+def check_perturbation_test(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_MOTIFS, seed: int = 0,
+                            num_perturbs: int = 3) -> dict:
+    """Check a perturbation test: arms are uint8 (n, K, L) over 0..3, same RNG seed gives the same
+    perturbations, inputs are not modified, and ``deltas`` returns finite float64 (n, K)."""
+    from plugins.generators.fast_generator import FastGenerator  # noqa: PLC0415 - reference data
+
+    test = factory()
+    n_motifs = int(getattr(test, "n_motifs", 1))
+    assert n_motifs in (1, 2), f"n_motifs must be 1 or 2, got {n_motifs}"
+    ds = FastGenerator().generate(GenerationSpec(num_seqs=300, seq_length=200, gen_type="order", motifs=list(motifs),
+                                                 pos_motifs=list(motifs[:2]), pos_share=1.0), seed=seed)
+    names = tuple(motifs[:n_motifs])
+    rows = np.ones(len(ds), bool)
+    for name in names:
+        rows &= ds.site_bounds(name)[0] >= 0
+    sub = ds.subset(np.flatnonzero(rows))
+    batch = TestBatch(sub.codes.copy(), sub.labels, names, sub.sites, sub.background, num_perturbs)
+    before = batch.codes.copy()
+    arms = test.perturb(batch, np.random.default_rng(seed))
+    assert np.array_equal(batch.codes, before), "perturb must not modify the input codes"
+    assert isinstance(arms, dict) and arms, "perturb must return a non-empty dict of arms"
+    k = 1 if getattr(test, "deterministic", False) else num_perturbs
+    for name, arr in arms.items():
+        assert isinstance(arr, np.ndarray) and arr.dtype == np.uint8, f"arm {name!r} must be uint8"
+        assert arr.shape == (len(sub), k, sub.seq_length), f"arm {name!r} has shape {arr.shape}, want {(len(sub), k, sub.seq_length)}"
+        assert arr.max() <= 3, f"arm {name!r} has codes outside 0..3"
+    again = test.perturb(batch, np.random.default_rng(seed))
+    for name in arms:
+        assert np.array_equal(arms[name], again[name]), f"arm {name!r}: same RNG seed, different perturbation"
+    primary = getattr(test, "primary_arm", "perturbed")
+    assert primary in arms, f"primary_arm {primary!r} is not among the arms {list(arms)}"
+    rng = np.random.default_rng(seed)
+    probs = {name: np.stack([1 - (p := rng.uniform(0.05, 0.95, size=arr.shape[:2])), p], axis=-1)
+             for name, arr in arms.items()}
+    original = np.stack([1 - (p := rng.uniform(0.05, 0.95, size=len(sub))), p], axis=-1)
+    d = np.asarray(test.deltas(probs, original, batch, Scorer("loss")))
+    assert d.shape == (len(sub), k) and np.all(np.isfinite(d)), f"deltas must be finite (n, K), got {d.shape}"
+    changed = float(np.mean([np.any(arr != before[:, None, :], axis=2).mean() for arr in arms.values()]))
+    return {"n_sequences": len(sub), "share_changed": changed}

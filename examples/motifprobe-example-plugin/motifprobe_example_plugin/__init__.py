@@ -1,0 +1,32 @@
+"""motifprobe-example-plugin: a complete third-party motifprobe plugin.
+
+The entry point ``example = "motifprobe_example_plugin"`` (group ``motifprobe``) points at this
+module; motifprobe registers the module with pluggy, which finds the three ``@hookimpl``
+functions below by name. Each hook gets a ``register(name, factory, *, aliases=())`` callback.
+"""
+from __future__ import annotations
+
+from engine import hookimpl
+
+from .generator import MarkovGCGenerator
+from .model import KmerNaiveBayes
+from .orientation import OrientationTest
+
+__version__ = "0.1.0"
+__all__ = ["MarkovGCGenerator", "KmerNaiveBayes", "OrientationTest",
+           "register_generators", "register_models", "register_perturbation_tests"]
+
+
+@hookimpl
+def register_generators(register):
+    register("markov-gc", MarkovGCGenerator)
+
+
+@hookimpl
+def register_models(register):
+    register("example-kmer-nb", KmerNaiveBayes)
+
+
+@hookimpl
+def register_perturbation_tests(register):
+    register("orientation", OrientationTest)

@@ -1,0 +1,289 @@
+"""The ``torch-cnn`` model: a small Eraslan et al. (2019) style CNN on one-hot DNA.
+
+Conv1d(4, F, k) -> ReLU -> MaxPool(4) -> Conv1d(F, F, 5) -> ReLU -> global max pool ->
+Dropout -> Linear(F, 2). One-hot input is built per mini-batch from the ``uint8`` codes, so
+memory stays bounded by the batch size whatever the number of sequences. torch is imported
+only inside functions: importing this module (and the engine) stays cheap.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from engine import hookimpl
+from engine.errors import MotifprobeError
+from engine.metrics import auroc
+from engine.models import SequenceModel
+from engine.sequences import one_hot
+from plugins.models.sklearn_kmer import file_sha256, first_line
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+MONITORS = ("auroc", "accuracy", "loss")
+
+
+def epoch_indices(labels: np.ndarray, balance: bool, rng: np.random.Generator) -> np.ndarray:
+    """Training indices for one epoch.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Integer class labels (N,).
+    balance : bool
+        False: a permutation of ``0..N-1``. True: ``N`` indices drawn with replacement with
+        weight ``1 / class_count``, so every class is drawn equally often on average.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` indices of length N.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if not balance or n == 0:
+        return rng.permutation(n).astype(np.int64)
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    return rng.choice(n, size=n, replace=True, p=weights / weights.sum()).astype(np.int64)
+
+
+def _build_net(params: dict[str, Any]):
+    from torch import nn
+
+    f, k = int(params["n_filters"]), int(params["kernel_size"])
+    return nn.Sequential(
+        nn.Conv1d(4, f, k, padding="same"), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Conv1d(f, f, 5, padding="same"), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(),
+        nn.Dropout(float(params["dropout"])), nn.Linear(f, 2))
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Use ``n`` torch threads inside the block (0 = leave torch's setting alone)."""
+    import torch
+
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _batch(codes: np.ndarray):
+    import torch
+
+    return torch.from_numpy(one_hot(codes))
+
+
+class TorchCNN(SequenceModel):
+    """Two-layer 1-D CNN with global max pooling, trained with Adam and cross-entropy.
+
+    Parameters
+    ----------
+    **params
+        Keys of :attr:`param_defaults` (see :attr:`param_help`).
+
+    Attributes
+    ----------
+    net_ : torch.nn.Sequential
+        The trained network (best validation epoch when ``val`` was given).
+    history_ : list of dict
+        Per-epoch ``train_loss`` and, with validation data, ``val_loss``, ``val_accuracy``, ``val_auroc``.
+    best_epoch_ : int
+        1-based epoch whose weights were kept.
+    n_epochs_ : int
+        Epochs actually run (fewer than ``epochs`` after early stopping).
+    seq_length_ : int
+        Sequence length seen in training.
+    """
+
+    param_defaults = {"epochs": 20, "lr": 1e-3, "dropout": 0.2, "early_stop": 3, "monitor": "auroc",
+                      "balance": False, "batch_size": 128, "predict_batch_size": 128, "n_filters": 32,
+                      "kernel_size": 15, "num_threads": 0}
+    param_help = {
+        "epochs": "maximum number of training epochs",
+        "lr": "Adam learning rate",
+        "dropout": "dropout rate before the final linear layer, in [0, 1)",
+        "early_stop": "patience: stop after this many epochs without validation improvement (0 = off)",
+        "monitor": "validation metric for early stopping: auroc, accuracy or loss",
+        "balance": "draw training batches with class-balanced weighted sampling",
+        "batch_size": "training mini-batch size",
+        "predict_batch_size": "sequences per forward pass in predict_proba (128 was fastest on 2 CPU cores)",
+        "n_filters": "filters in each convolution layer",
+        "kernel_size": "width of the first-layer convolution filters",
+        "num_threads": "torch CPU threads during fit/predict (0 = torch default)",
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        if p["monitor"] not in MONITORS:
+            raise MotifprobeError(f"monitor must be one of {', '.join(MONITORS)}, got {p['monitor']!r}")
+        for key in ("epochs", "batch_size", "predict_batch_size", "n_filters", "kernel_size"):
+            if int(p[key]) < 1:
+                raise MotifprobeError(f"{key} must be at least 1, got {p[key]}")
+        if not 0 <= float(p["dropout"]) < 1:
+            raise MotifprobeError(f"dropout must lie in [0, 1), got {p['dropout']}")
+        if not float(p["lr"]) > 0:
+            raise MotifprobeError(f"lr must be > 0, got {p['lr']}")
+
+    # -- training ----------------------------------------------------------------------------
+    def _evaluate(self, codes: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+        probs = self.predict_proba(codes).astype(np.float64)
+        labels = np.asarray(labels, dtype=np.int64)
+        p_true = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
+        return {"val_loss": float(-np.log(p_true).mean()),
+                "val_accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
+                "val_auroc": auroc(labels, probs[:, 1])}
+
+    def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
+            seed: int | None = None, progress=None) -> "TorchCNN":
+        """Train on codes (N, L) and 0/1 labels; early-stop on ``val`` by ``monitor``; return ``self``."""
+        import torch
+
+        codes, labels = np.asarray(codes, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
+        if codes.ndim != 2 or len(codes) != len(labels) or len(codes) == 0:
+            raise MotifprobeError(f"fit needs codes (N, L) and N labels, got {codes.shape} and {labels.shape}")
+        if codes.shape[1] < 4:
+            raise MotifprobeError(f"torch-cnn needs sequences of length 4 or more, got {codes.shape[1]}")
+        if labels.min() < 0 or labels.max() > 1:
+            raise MotifprobeError("torch-cnn is a binary classifier: labels must be 0 or 1")
+        p = self.params
+        rng = np.random.default_rng(seed)
+        torch_seed = int(seed) if seed is not None else int(rng.integers(2**31))
+        epochs, bs, patience = int(p["epochs"]), int(p["batch_size"]), int(p["early_stop"])
+        maximize = p["monitor"] != "loss"
+        self.seq_length_ = int(codes.shape[1])
+        self.history_: list[dict[str, float]] = []
+        best_score, best_state, since_best = None, None, 0
+        with torch.random.fork_rng(devices=[]), _threads(int(p["num_threads"])):
+            torch.manual_seed(torch_seed)
+            self.net_ = _build_net(p)
+            optimizer = torch.optim.Adam(self.net_.parameters(), lr=float(p["lr"]))
+            loss_fn = torch.nn.CrossEntropyLoss()
+            for epoch in range(1, epochs + 1):
+                self.net_.train()
+                order = epoch_indices(labels, bool(p["balance"]), rng)
+                total, seen = 0.0, 0
+                for lo in range(0, len(order), bs):
+                    idx = order[lo:lo + bs]
+                    x, y = _batch(codes[idx]), torch.from_numpy(labels[idx])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = loss_fn(self.net_(x), y)
+                    loss.backward()
+                    optimizer.step()
+                    total += float(loss.detach()) * len(idx)
+                    seen += len(idx)
+                record = {"epoch": epoch, "train_loss": total / max(seen, 1)}
+                if val is not None:
+                    record.update(self._evaluate(*val))
+                self.history_.append(record)
+                if progress is not None:
+                    progress(total=epochs, **record)
+                if val is None:
+                    continue
+                score = record["val_" + p["monitor"]]
+                if np.isnan(score):  # e.g. AUROC on a one-class validation set: never an improvement
+                    score = -np.inf if maximize else np.inf
+                better = best_score is None or (score > best_score if maximize else score < best_score)
+                if better:
+                    best_score, since_best = score, 0
+                    best_state = copy.deepcopy(self.net_.state_dict())
+                    self.best_epoch_ = epoch
+                else:
+                    since_best += 1
+                    if patience > 0 and since_best >= patience:
+                        break
+        self.n_epochs_ = len(self.history_)
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        else:
+            self.best_epoch_ = self.n_epochs_
+        self.net_.eval()
+        return self
+
+    # -- prediction ----------------------------------------------------------------------------
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        """Softmax class probabilities, ``float32`` (N, 2), computed ``predict_batch_size`` at a time."""
+        import torch
+
+        if not hasattr(self, "net_"):
+            raise MotifprobeError("this torch-cnn model is not trained yet: call fit or load first")
+        codes = np.asarray(codes, dtype=np.uint8)
+        if len(codes) == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        if codes.ndim != 2 or codes.shape[1] < 4:
+            raise MotifprobeError(f"torch-cnn needs codes (N, L) with L >= 4, got shape {codes.shape}")
+        bs = int(self.params["predict_batch_size"])
+        out = np.empty((len(codes), 2), dtype=np.float32)
+        self.net_.eval()
+        with torch.inference_mode(), _threads(int(self.params["num_threads"])):
+            for lo in range(0, len(codes), bs):
+                logits = self.net_(_batch(codes[lo:lo + bs]))
+                out[lo:lo + bs] = torch.softmax(logits, dim=1).numpy()
+        return out
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        """Write ``model.safetensors`` (weights) and ``config.json`` (params, seq_length) to ``directory``."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.net_.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS))
+        config = {"params": self.params, "seq_length": self.seq_length_,
+                  "best_epoch": getattr(self, "best_epoch_", None), "n_epochs": getattr(self, "n_epochs_", None),
+                  "history": getattr(self, "history_", []), "sha256": file_sha256(directory / WEIGHTS)}
+        (directory / CONFIG).write_text(json.dumps(config, indent=2, default=float))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "TorchCNN":
+        """Read a model written by :meth:`save`; a missing or damaged file raises MotifprobeError."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        config_path, weights_path = directory / CONFIG, directory / WEIGHTS
+        try:
+            config = json.loads(config_path.read_text())
+            model = cls(**config["params"])
+            seq_length = int(config["seq_length"])
+        except MotifprobeError:
+            raise
+        except Exception as exc:
+            raise MotifprobeError(f"cannot read torch-cnn config {str(config_path)!r}: {first_line(exc)}") from None
+        if not weights_path.is_file():
+            raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: no such file")
+        if config.get("sha256") is not None and file_sha256(weights_path) != config["sha256"]:
+            raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: the file is damaged "
+                                  "(checksum mismatch)")
+        try:
+            state = load_file(str(weights_path))
+            net = _build_net(model.params)
+            net.load_state_dict(state, strict=True)
+        except Exception as exc:
+            raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: {first_line(exc)}") from None
+        net.eval()
+        model.net_, model.seq_length_ = net, seq_length
+        model.history_ = list(config.get("history") or [])
+        if config.get("best_epoch") is not None:
+            model.best_epoch_ = int(config["best_epoch"])
+        if config.get("n_epochs") is not None:
+            model.n_epochs_ = int(config["n_epochs"])
+        return model
+
+
+@hookimpl
+def register_models(register):
+    register("torch-cnn", TorchCNN, aliases=("cnn",))

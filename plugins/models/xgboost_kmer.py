@@ -1,0 +1,163 @@
+"""The ``xgboost-kmer`` model: gradient-boosted trees (XGBoost, hist) on k-mer counts.
+
+Saved in XGBoost's own UBJSON format (no pickle). xgboost is imported inside functions, so
+importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import hookimpl
+from engine.errors import MotifprobeError
+from engine.models import SequenceModel
+from plugins.models.sklearn_kmer import (check_k, chunk_rows, expand_proba, file_sha256, first_line, kmer_features,
+                                         verify_sha256)
+
+MODEL_FILE = "model.ubj"
+CONFIG = "config.json"
+
+
+def balanced_weights(labels: np.ndarray) -> np.ndarray:
+    """Per-sample weights ``N / (n_classes * class_count)``: every class weighs the same in total."""
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return (len(labels) / (len(counts) * counts[inverse])).astype(np.float64)
+
+
+class XGBoostKmer(SequenceModel):
+    """XGBoost classifier on k-mer counts, early-stopped on validation AUROC.
+
+    Parameters
+    ----------
+    **params
+        Keys of :attr:`param_defaults` (see :attr:`param_help`).
+
+    Attributes
+    ----------
+    model_ : xgboost.XGBClassifier
+        The fitted classifier.
+    classes_ : numpy.ndarray
+        Class labels seen in training.
+    n_epochs_ : int
+        Boosting rounds built.
+    best_epoch_ : int
+        Rounds used for prediction (best validation round, 1-based, with early stopping).
+    seq_length_ : int
+        Sequence length seen in training.
+    """
+
+    param_defaults = {"k": 5, "n_estimators": 300, "lr": 0.1, "max_depth": 6, "early_stop": 20, "balance": False}
+    param_help = {
+        "k": "k-mer size (features: counts of all 4**k k-mers)",
+        "n_estimators": "maximum boosting rounds",
+        "lr": "learning rate (shrinkage, eta)",
+        "max_depth": "maximum tree depth",
+        "early_stop": "stop after this many rounds without validation AUROC improvement (0 = off)",
+        "balance": "weight samples so that both classes weigh the same",
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        check_k(self.params["k"])
+        for key in ("n_estimators", "max_depth"):
+            if int(self.params[key]) < 1:
+                raise MotifprobeError(f"{key} must be at least 1, got {self.params[key]}")
+        if not float(self.params["lr"]) > 0:
+            raise MotifprobeError(f"lr must be > 0, got {self.params['lr']}")
+
+    def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
+            seed: int | None = None, progress=None) -> "XGBoostKmer":
+        """Boost trees on k-mer counts; early-stop on ``val`` AUROC when given. Returns ``self``."""
+        from xgboost import XGBClassifier
+
+        codes, labels = np.asarray(codes, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
+        if codes.ndim != 2 or len(codes) != len(labels) or len(codes) == 0:
+            raise MotifprobeError(f"fit needs codes (N, L) and N labels, got {codes.shape} and {labels.shape}")
+        classes = np.unique(labels)
+        if not np.array_equal(classes, [0, 1]):
+            raise MotifprobeError(f"xgboost-kmer needs labels 0 and 1 (both present), got classes {classes.tolist()}")
+        p = self.params
+        k = check_k(p["k"], codes.shape[1])
+        early = int(p["early_stop"]) if val is not None and int(p["early_stop"]) > 0 else None
+        model = XGBClassifier(n_estimators=int(p["n_estimators"]), learning_rate=float(p["lr"]),
+                              max_depth=int(p["max_depth"]), tree_method="hist", n_jobs=2,
+                              random_state=0 if seed is None else int(seed), early_stopping_rounds=early,
+                              eval_metric="auc")
+        kwargs: dict[str, Any] = {"verbose": False}
+        if p["balance"]:
+            kwargs["sample_weight"] = balanced_weights(labels)
+        if val is not None:
+            kwargs["eval_set"] = [(kmer_features(val[0], k), np.asarray(val[1], dtype=np.int64))]
+        model.fit(kmer_features(codes, k), labels, **kwargs)
+        self.model_, self.classes_, self.seq_length_ = model, classes, int(codes.shape[1])
+        self._set_rounds()
+        if progress is not None:
+            progress(epoch=self.n_epochs_, total=self.n_epochs_)
+        return self
+
+    def _set_rounds(self) -> None:
+        booster = self.model_.get_booster()
+        self.n_epochs_ = int(booster.num_boosted_rounds())
+        best = getattr(self.model_, "best_iteration", None) if booster.attr("best_iteration") is not None else None
+        self.best_epoch_ = int(best) + 1 if best is not None else self.n_epochs_
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        """Class probabilities, ``float32`` (N, 2), featurized and predicted chunk by chunk."""
+        if not hasattr(self, "model_"):
+            raise MotifprobeError("this xgboost-kmer model is not trained yet: call fit or load first")
+        codes = np.asarray(codes, dtype=np.uint8)
+        if len(codes) == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        if codes.ndim != 2:
+            raise MotifprobeError(f"codes must be 2-D (N, L), got shape {codes.shape}")
+        k = int(self.params["k"])
+        out = np.empty((len(codes), 2), dtype=np.float32)
+        step = chunk_rows(k)
+        for lo in range(0, len(codes), step):
+            proba = self.model_.predict_proba(kmer_features(codes[lo:lo + step], k))
+            out[lo:lo + step] = expand_proba(proba, self.classes_)
+        return out
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``model.ubj`` (XGBoost's format) and ``config.json`` to ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model_.save_model(str(directory / MODEL_FILE))
+        config = {"params": self.params, "seq_length": self.seq_length_, "n_epochs": self.n_epochs_,
+                  "best_epoch": self.best_epoch_, "sha256": file_sha256(directory / MODEL_FILE)}
+        (directory / CONFIG).write_text(json.dumps(config, indent=2))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "XGBoostKmer":
+        """Read a model written by :meth:`save`; a missing or damaged file raises MotifprobeError."""
+        from xgboost import XGBClassifier
+
+        directory = Path(directory)
+        config_path, model_path = directory / CONFIG, directory / MODEL_FILE
+        try:
+            config = json.loads(config_path.read_text())
+            model = cls(**config["params"])
+            seq_length = int(config["seq_length"])
+        except MotifprobeError:
+            raise
+        except Exception as exc:
+            raise MotifprobeError(f"cannot read xgboost-kmer config {str(config_path)!r}: {first_line(exc)}") from None
+        verify_sha256(model_path, config.get("sha256"), "xgboost-kmer model")
+        try:
+            clf = XGBClassifier()
+            clf.load_model(str(model_path))
+            classes = np.asarray(clf.classes_, dtype=np.int64)
+        except Exception:  # XGBoostError messages are multi-line C++ traces: keep ours short
+            raise MotifprobeError(f"cannot read xgboost-kmer model {str(model_path)!r}: "
+                                  "the file is damaged or not an XGBoost model") from None
+        model.model_, model.classes_, model.seq_length_ = clf, classes, seq_length
+        model._set_rounds()
+        return model
+
+
+@hookimpl
+def register_models(register):
+    register("xgboost-kmer", XGBoostKmer, aliases=("xgboost",))

@@ -1,0 +1,240 @@
+"""Model plugins (torch-cnn, sklearn, xgboost-kmer) on a small synthetic motif task.
+
+Label 1 iff the 8-bp motif TGACGTCA was written at a random position into uniform random
+background; every model should find that easily. Fitted models are shared per module to keep
+the file fast.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine.errors import MotifprobeError
+from plugins.models import sklearn_kmer as sk_module
+from plugins.models.sklearn_kmer import SklearnKmer, kmer_features
+from plugins.models.torch_cnn import TorchCNN, epoch_indices
+from plugins.models.xgboost_kmer import XGBoostKmer, balanced_weights
+
+MOTIF = np.array([3, 2, 0, 1, 2, 3, 1, 0], dtype=np.uint8)  # TGACGTCA
+LENGTH = 60
+
+PLUGINS = {
+    "torch-cnn": (TorchCNN, {"epochs": 8}, "model.safetensors"),
+    "sklearn": (SklearnKmer, {}, "model.skops"),
+    "xgboost-kmer": (XGBoostKmer, {"n_estimators": 100}, "model.ubj"),
+}
+SMALL = {"torch-cnn": {"epochs": 2}, "sklearn": {}, "xgboost-kmer": {"n_estimators": 20}}
+
+
+def make_data(n: int, rng: np.random.Generator, length: int = LENGTH) -> tuple[np.ndarray, np.ndarray]:
+    codes = rng.integers(0, 4, size=(n, length), dtype=np.uint8)
+    labels = rng.integers(0, 2, size=n).astype(np.int64)
+    starts = rng.integers(0, length - len(MOTIF) + 1, size=n)
+    pos = np.flatnonzero(labels == 1)
+    cols = starts[pos, None] + np.arange(len(MOTIF))
+    codes[pos[:, None], cols] = MOTIF
+    return codes, labels
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(2024)
+    train = make_data(1500, rng)
+    test = make_data(400, rng)
+    return train, test
+
+
+@pytest.fixture(scope="module", params=list(PLUGINS))
+def fitted(request, data):
+    cls, params, weights = PLUGINS[request.param]
+    (x, y), (xt, yt) = data
+    model = cls(**params).fit(x, y, val=(xt[:200], yt[:200]), seed=0)
+    return request.param, model, weights
+
+
+def test_accuracy(fitted, data):
+    name, model, _ = fitted
+    _, (xt, yt) = data
+    accuracy = float(np.mean(model.predict_proba(xt).argmax(axis=1) == yt))
+    assert accuracy >= 0.9, f"{name}: accuracy {accuracy:.3f}"
+
+
+def test_probabilities(fitted, data):
+    _, model, _ = fitted
+    _, (xt, _) = data
+    probs = model.predict_proba(xt)
+    assert probs.dtype == np.float32 and probs.shape == (len(xt), 2)
+    assert probs.min() >= 0 and probs.max() <= 1
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    empty = model.predict_proba(np.zeros((0, LENGTH), dtype=np.uint8))
+    assert empty.shape == (0, 2) and empty.dtype == np.float32
+
+
+def test_batching_invariance(fitted, data, monkeypatch):
+    name, model, _ = fitted
+    _, (xt, _) = data
+    whole = model.predict_proba(xt)
+    halves = np.concatenate([model.predict_proba(xt[:157]), model.predict_proba(xt[157:])])
+    np.testing.assert_allclose(whole, halves, atol=1e-6)
+    if name == "torch-cnn":
+        monkeypatch.setitem(model.params, "predict_batch_size", 7)
+    else:
+        monkeypatch.setattr(sk_module, "CHUNK", 7)  # many small feature chunks
+    np.testing.assert_allclose(model.predict_proba(xt), whole, atol=1e-6)
+
+
+def test_save_load_roundtrip(fitted, data, tmp_path):
+    name, model, weights = fitted
+    _, (xt, _) = data
+    model.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {weights, "config.json"}
+    loaded = type(model).load(tmp_path)
+    before, after = model.predict_proba(xt), loaded.predict_proba(xt)
+    if name == "torch-cnn":
+        np.testing.assert_allclose(before, after, atol=1e-6)
+    else:
+        assert np.array_equal(before, after)
+    assert loaded.params == model.params
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing"])
+@pytest.mark.parametrize("checksum", [True, False])
+def test_damaged_model_file(fitted, tmp_path, damage, checksum):
+    _, model, weights = fitted
+    model.save(tmp_path)
+    path = tmp_path / weights
+    if not checksum:  # exercise the format's own parser, not only the recorded checksum
+        config = json.loads((tmp_path / "config.json").read_text())
+        config.pop("sha256", None)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+    blob = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(blob[: len(blob) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00not a model\xff" * 7)
+    else:
+        path.unlink()
+    with pytest.raises(MotifprobeError, match=weights):
+        type(model).load(tmp_path)
+
+
+def test_damaged_config(fitted, tmp_path):
+    _, model, _ = fitted
+    model.save(tmp_path)
+    (tmp_path / "config.json").write_text('{"params": ')
+    with pytest.raises(MotifprobeError, match="config.json"):
+        type(model).load(tmp_path)
+
+
+@pytest.mark.parametrize("name", list(PLUGINS))
+def test_same_seed_same_predictions(name, data):
+    cls, _, _ = PLUGINS[name]
+    (x, y), (xt, yt) = data
+    x, y = x[:400], y[:400]
+    runs = [cls(**SMALL[name]).fit(x, y, val=(xt[:100], yt[:100]), seed=7).predict_proba(xt) for _ in range(2)]
+    assert np.array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("cls", [TorchCNN, SklearnKmer, XGBoostKmer])
+def test_unknown_param(cls):
+    with pytest.raises(MotifprobeError, match="unknown parameter"):
+        cls(bogus=1)
+
+
+def test_params_from_strings_are_coerced():
+    model = TorchCNN(epochs="3", lr="0.01", balance="true")
+    assert model.params["epochs"] == 3 and model.params["lr"] == 0.01 and model.params["balance"] is True
+    assert set(TorchCNN.param_help) == set(TorchCNN.param_defaults)
+
+
+def test_torch_monitor_validated():
+    with pytest.raises(MotifprobeError, match="monitor"):
+        TorchCNN(monitor="f1")
+
+
+def test_torch_progress_and_early_stopping(data):
+    (x, y), (xt, yt) = data
+    calls = []
+    model = TorchCNN(epochs=4, early_stop=1, monitor="loss", balance=True).fit(
+        x[:300], y[:300], val=(xt[:100], yt[:100]), seed=1, progress=lambda **kw: calls.append(kw))
+    assert len(calls) == model.n_epochs_ == len(model.history_) <= 4
+    assert 1 <= model.best_epoch_ <= model.n_epochs_
+    assert calls[0]["epoch"] == 1 and calls[0]["total"] == 4
+    assert {"train_loss", "val_accuracy", "val_auroc"} <= set(calls[0])
+
+
+def test_epoch_indices():
+    rng = np.random.default_rng(0)
+    labels = (rng.random(10_000) < 0.1).astype(np.int64)
+    balanced = epoch_indices(labels, True, rng)
+    assert len(balanced) == len(labels)
+    assert 0.4 <= labels[balanced].mean() <= 0.6
+    plain = epoch_indices(labels, False, rng)
+    assert np.array_equal(np.sort(plain), np.arange(len(labels)))
+
+
+def test_balanced_weights():
+    labels = np.array([0] * 90 + [1] * 10)
+    w = balanced_weights(labels)
+    assert w[labels == 0].sum() == pytest.approx(w[labels == 1].sum())
+
+
+def test_sklearn_estimators(data):
+    (x, y), (xt, yt) = data
+    model = SklearnKmer(estimator="random_forest", n_estimators=50, balance=True).fit(x, y, seed=0)
+    assert np.mean(model.predict_proba(xt).argmax(axis=1) == yt) >= 0.9
+    nb = SklearnKmer(estimator="naive_bayes", balance=True).fit(x, y, seed=0)
+    assert nb.predict_proba(xt).shape == (len(xt), 2)
+    with pytest.raises(MotifprobeError, match="logistic_regression"):
+        SklearnKmer(estimator="bogus")
+
+
+def test_logistic_regression_scale_on_long_sequences():
+    # Plain k-mer frequencies (~4**-k) with the default C=1 collapse to the majority class at
+    # length 200; relative frequencies (x 4**k) keep the default penalty sensible.
+    rng = np.random.default_rng(5)
+    (x, y), (xt, yt) = make_data(1500, rng, 200), make_data(400, rng, 200)
+    model = SklearnKmer().fit(x, y, seed=0)
+    assert np.mean(model.predict_proba(xt).argmax(axis=1) == yt) >= 0.75
+
+
+def test_sklearn_refuses_foreign_types(data, tmp_path, monkeypatch):
+    import skops.io
+
+    (x, y), _ = data
+    SklearnKmer(estimator="random_forest", n_estimators=3).fit(x[:200], y[:200], seed=0).save(tmp_path)
+    monkeypatch.setattr(skops.io, "get_untrusted_types", lambda **kw: ["sklearn.tree._tree.Tree", "os.system"])
+    with pytest.raises(MotifprobeError, match="os.system"):
+        SklearnKmer.load(tmp_path)
+
+
+def test_kmer_features_match_direct_counts(data, monkeypatch):
+    (x, _), _ = data
+    monkeypatch.setattr(sk_module, "CHUNK", 13)
+    counts = kmer_features(x[:100], 3)
+    assert counts.shape == (100, 64) and np.all(counts.sum(axis=1) == LENGTH - 2)
+    freqs = kmer_features(x[:100], 3, frequencies=True)
+    np.testing.assert_allclose(freqs.sum(axis=1), 4**3, rtol=1e-5)  # relative frequencies: mean 1
+    with pytest.raises(MotifprobeError):
+        kmer_features(x[:5], 0)
+
+
+def test_registration():
+    from plugins.models import sklearn_kmer, torch_cnn, xgboost_kmer
+
+    seen = {}
+    for module in (torch_cnn, sklearn_kmer, xgboost_kmer):
+        module.register_models(lambda name, factory, aliases=(): seen.update({name: (factory, aliases)}))
+    assert seen == {"torch-cnn": (TorchCNN, ("cnn",)), "sklearn": (SklearnKmer, ("sklearn-kmer",)),
+                    "xgboost-kmer": (XGBoostKmer, ("xgboost",))}
+
+
+def test_plugin_modules_import_lazily():
+    code = ("import sys; import plugins.models.torch_cnn, plugins.models.sklearn_kmer, plugins.models.xgboost_kmer; "
+            "heavy = [m for m in ('torch', 'sklearn', 'xgboost', 'skops', 'safetensors') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)

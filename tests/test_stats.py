@@ -1,0 +1,320 @@
+"""The statistics layer: p-values, effect sizes, CIs, FDR and the verdict rule."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from engine.stats import (Thresholds, benjamini_hochberg, bootstrap_ci, rank_biserial, summarize, wilcoxon_p,
+                          zero_small)
+
+# ---------------------------------------------------------------- wilcoxon_p
+
+KNOWN = [
+    np.array([0.3, -0.1, 0.5, 0.8, -0.2, 0.9, 0.4, 0.05, -0.7, 1.1, 0.6, 0.25]),
+    np.array([1.0, 2.0, 2.0, -3.0, 4.0, 0.0, 0.0, 5.0, 5.0, 5.0, -1.0, 6.0]),  # ties and zeros
+    np.random.default_rng(0).normal(0.1, 1.0, 300),
+    np.random.default_rng(1).normal(0.0, 1.0, 50),
+    -np.arange(1, 31, dtype=float),
+]
+
+
+def hand_wilcoxon(x: np.ndarray) -> float:
+    """Normal approximation with tie correction, zeros dropped, no continuity correction."""
+    x = x[x != 0]
+    n = x.size
+    r = sps.rankdata(np.abs(x))
+    t = min(r[x > 0].sum(), r[x < 0].sum())
+    _, counts = np.unique(np.abs(x), return_counts=True)
+    var = n * (n + 1) * (2 * n + 1) / 24 - (counts ** 3 - counts).sum() / 48
+    z = (t - n * (n + 1) / 4) / math.sqrt(var)
+    return float(2 * sps.norm.sf(abs(z)))
+
+
+@pytest.mark.parametrize("i", range(len(KNOWN)))
+def test_wilcoxon_matches_scipy(i):
+    x = KNOWN[i]
+    want = sps.wilcoxon(x, zero_method="wilcox", method="asymptotic").pvalue
+    got = wilcoxon_p(x)
+    assert isinstance(got, float)
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+    assert got == pytest.approx(hand_wilcoxon(x), rel=1e-9)
+
+
+def test_wilcoxon_list_input_and_edge_cases():
+    assert wilcoxon_p(list(KNOWN[0])) == pytest.approx(wilcoxon_p(KNOWN[0]))
+    assert wilcoxon_p(np.zeros(20)) == 1.0
+    assert wilcoxon_p(np.zeros(1)) == 1.0
+    assert math.isnan(wilcoxon_p(np.array([])))
+    assert math.isnan(wilcoxon_p([]))
+    # strongly shifted data: tiny p
+    assert wilcoxon_p(np.random.default_rng(2).normal(1.0, 0.1, 100)) < 1e-10
+
+
+# ---------------------------------------------------------------- rank_biserial
+
+def test_rank_biserial_extremes_and_symmetry():
+    assert rank_biserial(np.array([0.1, 2.0, 3.0, 0.5])) == 1.0
+    assert rank_biserial(np.array([-0.1, -2.0, -3.0])) == -1.0
+    assert rank_biserial(np.array([1.0, -1.0, 2.0, -2.0, 3.5, -3.5])) == pytest.approx(0.0, abs=1e-15)
+    assert rank_biserial(np.zeros(5)) == 0.0
+    assert rank_biserial(np.array([])) == 0.0
+    x = np.random.default_rng(3).normal(0.2, 1, 200)
+    assert rank_biserial(-x) == pytest.approx(-rank_biserial(x))
+
+
+def test_rank_biserial_hand_computation():
+    # |x| ranks 1, 2, 3, 4; R+ = 1 + 3 + 4 = 8, R- = 2 -> (8 - 2) / 10
+    assert rank_biserial(np.array([1.0, -2.0, 3.0, 4.0])) == pytest.approx(0.6)
+    # zeros are dropped
+    assert rank_biserial(np.array([0.0, 1.0, -2.0, 0.0, 3.0, 4.0])) == pytest.approx(0.6)
+    # ties get mean ranks: 1.5, 1.5, 3 -> R+ = 4.5, R- = 1.5 -> 3 / 6
+    assert rank_biserial(np.array([1.0, -1.0, 2.0])) == pytest.approx(0.5)
+    # -5 has rank 3: R+ = 3, R- = 3 -> 0
+    assert rank_biserial(np.array([1.0, 2.0, -5.0])) == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------- bootstrap_ci
+
+def test_bootstrap_ci_deterministic_and_contains_mean():
+    x = np.random.default_rng(4).normal(0.3, 1.0, 500)
+    a = bootstrap_ci(x, np.random.default_rng(42))
+    b = bootstrap_ci(x, np.random.default_rng(42))
+    assert a == b
+    assert a[0] < x.mean() < a[1]
+    # a 95% CI of the mean is about +-1.96 SE wide
+    se = x.std(ddof=1) / math.sqrt(x.size)
+    assert 0.7 < (a[1] - a[0]) / (2 * 1.96 * se) < 1.3
+    c = bootstrap_ci(x, np.random.default_rng(43))
+    assert c != a
+
+
+def test_bootstrap_ci_width_shrinks_with_n():
+    rng = np.random.default_rng(5)
+    widths = []
+    for n in (50, 500, 5000):
+        lo, hi = bootstrap_ci(rng.normal(0, 1, n), np.random.default_rng(0))
+        widths.append(hi - lo)
+    assert widths[0] > widths[1] > widths[2]
+    assert widths[0] / widths[2] == pytest.approx(10, rel=0.35)  # ~ sqrt(100)
+
+
+def test_bootstrap_ci_edge_cases():
+    lo, hi = bootstrap_ci(np.array([]), np.random.default_rng(0))
+    assert math.isnan(lo) and math.isnan(hi)
+    assert bootstrap_ci(np.array([2.5]), np.random.default_rng(0)) == (2.5, 2.5)
+    assert bootstrap_ci(np.full(10, -1.0), np.random.default_rng(0)) == (-1.0, -1.0)
+    # block-wise resampling with many draws still works and stays ordered
+    lo, hi = bootstrap_ci(np.random.default_rng(6).normal(0, 1, 3000), np.random.default_rng(0), n_boot=1500)
+    assert lo < hi
+
+
+# ---------------------------------------------------------------- benjamini_hochberg
+
+def slow_bh(p) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    finite = [v for v in p if np.isfinite(v)]
+    m = len(finite)
+    out = np.full(p.shape, np.nan)
+    for i, pi in enumerate(p):
+        if not np.isfinite(pi):
+            continue
+        best = 1.0
+        for pj in finite:
+            if pj >= pi:
+                rank = sum(1 for v in finite if v <= pj)
+                best = min(best, pj * m / rank)
+        out[i] = best
+    return out
+
+
+def test_bh_known_values():
+    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.005]))
+    np.testing.assert_allclose(q, [0.02, 0.04, 0.04, 0.02])
+    # a classic example
+    p = np.array([0.01, 0.02, 0.03, 0.04, 0.05])
+    np.testing.assert_allclose(benjamini_hochberg(p), [0.05] * 5)
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.9, 0.8])), [0.9, 0.9])
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.7])), [0.7])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bh_matches_slow_reference(seed):
+    rng = np.random.default_rng(seed)
+    p = rng.random(60) ** 3
+    p[rng.random(60) < 0.2] = 0.5  # ties
+    p[rng.random(60) < 0.1] = np.nan
+    p[:2] = [1.0, 0.0]
+    q = benjamini_hochberg(p)
+    np.testing.assert_allclose(q, slow_bh(p), rtol=1e-12)
+    assert np.all(np.isnan(q) == np.isnan(p))
+    ok = np.isfinite(p)
+    assert np.all(q[ok] >= p[ok]) and np.all(q[ok] <= 1)
+    # monotone in p
+    order = np.argsort(p[ok])
+    assert np.all(np.diff(q[ok][order]) >= -1e-15)
+
+
+def test_bh_keeps_nan():
+    q = benjamini_hochberg(np.array([0.01, np.nan, 0.04, 0.03, 0.005]))
+    assert math.isnan(q[1])
+    np.testing.assert_allclose(q[[0, 2, 3, 4]], [0.02, 0.04, 0.04, 0.02])  # NaN is not counted in m
+    assert np.all(np.isnan(benjamini_hochberg(np.array([np.nan, np.nan]))))
+    assert benjamini_hochberg(np.array([])).shape == (0,)
+
+
+# ---------------------------------------------------------------- zero_small
+
+def test_zero_small():
+    x = np.array([1e-7, -5e-7, 1e-6, -2e-6, 0.5, 0.0, -1e-9])
+    before = x.copy()
+    got = zero_small(x, 1e-6)
+    np.testing.assert_array_equal(got, [0.0, 0.0, 1e-6, -2e-6, 0.5, 0.0, 0.0])
+    np.testing.assert_array_equal(x, before)  # input untouched
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(zero_small([1, 2], 0.0), [1.0, 2.0])
+
+
+# ---------------------------------------------------------------- summarize
+
+def run(deltas, sham, labels, thresholds=Thresholds(), seed=0):
+    n = len(deltas)
+    return summarize(np.asarray(deltas, float), np.asarray(sham, float), np.asarray(labels, np.int64),
+                     np.zeros(n), np.zeros(n), thresholds, np.random.default_rng(seed))
+
+
+def half_labels(n):
+    return np.repeat([0, 1], n // 2)
+
+
+def test_summarize_effect_in_positives():
+    rng = np.random.default_rng(10)
+    n = 400
+    labels = half_labels(n)
+    sham = rng.normal(0, 0.01, n)
+    deltas = sham + 0.5 * (labels == 1)
+    row = run(deltas, sham, labels)
+    assert row["verdict"] == "effect"
+    called = row["called_in"].split(",")
+    assert "label1" in called and "label0" not in called
+    assert row["count"] == n and row["n_label0"] == 200 and row["n_label1"] == 200
+    assert row["mean_label1"] - row["control_mean_label1"] == pytest.approx(0.5)
+    assert row["p_vs_control_label1"] < 1e-10
+    assert row["p_vs_control_label0"] == 1.0  # identical to the sham there
+    assert row["ci_low"] <= row["avg_loss_diff"] <= row["ci_high"]
+    assert row["note"] == ""
+
+
+def test_summarize_same_distribution_is_none():
+    rng = np.random.default_rng(11)
+    n = 400
+    labels = half_labels(n)
+    sham = rng.normal(0, 0.01, n)
+    deltas = rng.normal(0, 0.01, n)
+    row = run(deltas, sham, labels)
+    assert row["verdict"] == "none"
+    assert row["called_in"] == ""
+
+
+def test_summarize_empty_is_untestable():
+    row = run(np.array([]), np.array([]), np.array([], dtype=np.int64))
+    assert row["verdict"] == "untestable"
+    assert row["count"] == 0
+    assert row["note"]
+    assert row["called_in"] == ""
+    assert row["n_label0"] == 0 and row["n_label1"] == 0
+
+
+def test_summarize_all_zero():
+    n = 100
+    row = run(np.zeros(n), np.zeros(n), half_labels(n))
+    assert row["verdict"] == "none"
+    assert "all deltas are 0" in row["note"]
+    assert row["p_value"] == 1
+    assert row["p_vs_control"] == 1
+    assert row["n_nonzero"] == 0
+    assert row["ci_low"] == row["ci_high"] == 0
+
+
+def test_summarize_tiny_deltas_count_as_zero():
+    n = 100
+    rng = np.random.default_rng(12)
+    row = run(rng.normal(0, 1e-8, n), rng.normal(0, 1e-8, n), half_labels(n))
+    assert row["n_nonzero"] == 0
+    assert "all deltas are 0" in row["note"]
+    assert row["verdict"] == "none"
+
+
+def test_summarize_too_few_is_untestable():
+    rng = np.random.default_rng(13)
+    sham = rng.normal(0, 0.01, 5)
+    row = run(sham + 1.0, sham, [0, 1, 0, 1, 1])
+    assert row["verdict"] == "untestable"
+    assert row["called_in"] == ""
+    assert "min_count" in row["note"]
+
+
+def test_summarize_min_count_gates_strong_effects():
+    """Fewer than min_count sequences cannot call an effect even when p and the effect are clear."""
+    rng = np.random.default_rng(18)
+    n = 40
+    sham = rng.normal(0, 0.01, n)
+    row = run(sham + 1.0, sham, half_labels(n), Thresholds(min_count=50))
+    assert row["p_vs_control"] < 1e-6
+    assert row["verdict"] == "untestable" and row["called_in"] == ""
+    # per stratum: only 8 positives, below min_count 10, with the effect only there
+    labels = np.r_[np.zeros(392, np.int64), np.ones(8, np.int64)]
+    sham = rng.normal(0, 0.01, 400)
+    row = run(sham + 1.0 * (labels == 1), sham, labels, Thresholds(alpha=0.5))
+    assert row["p_vs_control_label1"] < 0.5
+    assert "label1" not in row["called_in"].split(",")
+
+
+def test_summarize_small_effect_below_min_effect():
+    rng = np.random.default_rng(14)
+    n = 400
+    labels = half_labels(n)
+    sham = rng.normal(0, 0.01, n)
+    deltas = sham + 0.02 + rng.normal(0, 1e-4, n)
+    row = run(deltas, sham, labels)
+    assert row["p_vs_control"] < 1e-10  # highly significant ...
+    assert row["verdict"] == "none"  # ... but too small to matter
+    assert row["called_in"] == ""
+    row = run(deltas, sham, labels, Thresholds(min_effect=0.01))
+    assert row["verdict"] == "effect"
+    assert set(row["called_in"].split(",")) == {"pooled", "label0", "label1"}
+
+
+def test_summarize_reads_effect_against_sham_mean():
+    """A large mean delta that the sham shares is no effect: the rule uses mean - sham mean."""
+    rng = np.random.default_rng(17)
+    n = 400
+    sham = rng.normal(0.3, 0.01, n)
+    deltas = sham + 0.02 + rng.normal(0, 1e-4, n)
+    row = run(deltas, sham, half_labels(n))
+    assert row["p_vs_control"] < 1e-10 and row["avg_loss_diff"] > 0.3
+    assert row["verdict"] == "none"
+    assert row["control_mean"] == pytest.approx(sham.mean())
+
+
+def test_summarize_negative_effect_is_called_too():
+    """Ablation lowers the loss of negatives: |mean - control mean| counts, not the sign."""
+    rng = np.random.default_rng(15)
+    n = 400
+    labels = half_labels(n)
+    sham = rng.normal(0, 0.01, n)
+    deltas = sham - 0.3 * (labels == 0)
+    row = run(deltas, sham, labels)
+    assert row["verdict"] == "effect"
+    assert "label0" in row["called_in"].split(",")
+
+
+def test_summarize_deterministic():
+    rng = np.random.default_rng(16)
+    n = 200
+    sham = rng.normal(0, 0.01, n)
+    deltas = sham + rng.normal(0.1, 0.05, n)
+    a, b = run(deltas, sham, half_labels(n), seed=3), run(deltas, sham, half_labels(n), seed=3)
+    assert a == b
