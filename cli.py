@@ -455,7 +455,12 @@ def print_compare(result) -> None:
                           f"{_fmt(r['mean_b'])} (q {_fmt(r['q_value'])}) -> {r['stronger']} relies on it more")
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"motifprobe: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -10,6 +10,10 @@ from typing import Iterator
 
 from engine.errors import MotifprobeError
 
+# Read once at import (single-threaded): os.umask can only be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def check_writable(path: str | os.PathLike) -> Path:
     """Fail early, with a clear message, when ``path``'s folder cannot be written."""
@@ -37,6 +41,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600; give the file the mode a plain open() would have.
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -56,6 +62,7 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
         raise MotifprobeError(f"cannot write to {str(path.parent)!r}: {exc.strerror}") from None
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

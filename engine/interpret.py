@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -19,7 +20,7 @@ import pandas as pd
 from engine.dataset import Dataset
 from engine.errors import MotifprobeError
 from engine.models import as_model
-from engine.perturbation import Scorer, TestBatch, sham_perturb
+from engine.perturbation import PerturbationTest, Scorer, TestBatch, sham_perturb
 from engine.registry import Registry, get_registry
 from engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
 
@@ -62,7 +63,7 @@ def plan_tests(motifs: list[str], tests: list[str] | None, registry: Registry) -
     jobs = []
     for name in names:
         entry = registry.get("perturbation_test", name)
-        n_motifs = int(getattr(entry.factory, "n_motifs", 1))
+        n_motifs = int(getattr(entry.factory(), "n_motifs", 1))
         if n_motifs == 2 and len(motifs) < 2:
             if explicit:
                 raise MotifprobeError(f"test {entry.name!r} needs two motifs; got {len(motifs)}: {', '.join(motifs)}")
@@ -145,7 +146,8 @@ class _Runner:
                                        f"expected uint8 ({len(idx)}, K, {batch.codes.shape[1]})")
             probs = self._score_arms(arms)
             orig = self.original_probs()[idx]
-            d = np.asarray(test.deltas(probs, orig, batch, self.scorer), dtype=np.float64)
+            combine = getattr(test, "deltas", None) or partial(PerturbationTest.deltas, test)
+            d = np.asarray(combine(probs, orig, batch, self.scorer), dtype=np.float64)
             deltas.append(np.nanmean(d, axis=1))
             flips.append((probs[primary].argmax(-1) != orig.argmax(-1)[:, None]).mean(axis=1))
             if task is not None:

@@ -108,8 +108,7 @@ class Registry:
             self._load_entry_points(disabled)
         for name, obj in (extra_plugins or {}).items():
             self._add(name, obj, "(registered in code)", "", builtin=False)
-        # A misspelled hook name in a plugin would otherwise be silently ignored.
-        self.pm.check_pending()
+        self._check_pending()
         self._collect()
 
     # -- loading ---------------------------------------------------------------------------
@@ -132,6 +131,24 @@ class Registry:
                 self._fail(ep.name, dist, exc)
                 continue
             self._add(ep.name, obj, dist, version, builtin=False)
+
+    def _check_pending(self) -> None:
+        """Refuse hook implementations with no matching spec (a misspelled hook name).
+
+        A third-party plugin with such a hook is unregistered with a warning; ours raise.
+        """
+        while True:
+            try:
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin)
+                info = self.plugins.get(name)
+                if info is None or info.builtin:
+                    raise
+                self.pm.unregister(exc.plugin)
+                del self.plugins[name]
+                self._fail(name, info.distribution, exc)
 
     def _fail(self, name: str, dist: str, exc: BaseException) -> None:
         if _strict():

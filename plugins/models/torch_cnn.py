@@ -54,14 +54,20 @@ def epoch_indices(labels: np.ndarray, balance: bool, rng: np.random.Generator) -
     return rng.choice(n, size=n, replace=True, p=weights / weights.sum()).astype(np.int64)
 
 
-def _build_net(params: dict[str, Any]):
+def _build_net(params: dict[str, Any], seq_length: int):
     from torch import nn
 
-    f, k = int(params["n_filters"]), int(params["kernel_size"])
+    f, k, pool2 = int(params["n_filters"]), int(params["kernel_size"]), int(params["pool2"])
+    if pool2 <= 0:
+        # Global max pool: position-free, so the model cannot see which motif comes first.
+        head = [nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Dropout(float(params["dropout"])), nn.Linear(f, 2)]
+    else:
+        # Max pool then flatten: the linear layer sees where each feature fired (order, distance).
+        n_out = (seq_length // 4) // pool2
+        head = [nn.MaxPool1d(pool2), nn.Flatten(), nn.Dropout(float(params["dropout"])), nn.Linear(f * n_out, 2)]
     return nn.Sequential(
         nn.Conv1d(4, f, k, padding="same"), nn.ReLU(), nn.MaxPool1d(4),
-        nn.Conv1d(f, f, 5, padding="same"), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(),
-        nn.Dropout(float(params["dropout"])), nn.Linear(f, 2))
+        nn.Conv1d(f, f, int(params["kernel_size2"]), padding="same"), nn.ReLU(), *head)
 
 
 @contextlib.contextmanager
@@ -108,9 +114,9 @@ class TorchCNN(SequenceModel):
         Sequence length seen in training.
     """
 
-    param_defaults = {"epochs": 20, "lr": 1e-3, "dropout": 0.2, "early_stop": 3, "monitor": "auroc",
+    param_defaults = {"epochs": 20, "lr": 3e-3, "dropout": 0.2, "early_stop": 3, "monitor": "auroc",
                       "balance": False, "batch_size": 128, "predict_batch_size": 128, "n_filters": 32,
-                      "kernel_size": 15, "num_threads": 0}
+                      "kernel_size": 15, "kernel_size2": 5, "pool2": 2, "num_threads": 0}
     param_help = {
         "epochs": "maximum number of training epochs",
         "lr": "Adam learning rate",
@@ -122,6 +128,8 @@ class TorchCNN(SequenceModel):
         "predict_batch_size": "sequences per forward pass in predict_proba (128 was fastest on 2 CPU cores)",
         "n_filters": "filters in each convolution layer",
         "kernel_size": "width of the first-layer convolution filters",
+        "kernel_size2": "width of the second-layer convolution filters (in pooled positions)",
+        "pool2": "second max-pool window before the linear layer (0 = global max pool, position-free)",
         "num_threads": "torch CPU threads during fit/predict (0 = torch default)",
     }
 
@@ -130,7 +138,7 @@ class TorchCNN(SequenceModel):
         p = self.params
         if p["monitor"] not in MONITORS:
             raise MotifprobeError(f"monitor must be one of {', '.join(MONITORS)}, got {p['monitor']!r}")
-        for key in ("epochs", "batch_size", "predict_batch_size", "n_filters", "kernel_size"):
+        for key in ("epochs", "batch_size", "predict_batch_size", "n_filters", "kernel_size", "kernel_size2"):
             if int(p[key]) < 1:
                 raise MotifprobeError(f"{key} must be at least 1, got {p[key]}")
         if not 0 <= float(p["dropout"]) < 1:
@@ -160,6 +168,8 @@ class TorchCNN(SequenceModel):
         if labels.min() < 0 or labels.max() > 1:
             raise MotifprobeError("torch-cnn is a binary classifier: labels must be 0 or 1")
         p = self.params
+        if int(p["pool2"]) > 0 and (codes.shape[1] // 4) // int(p["pool2"]) < 1:
+            raise MotifprobeError(f"sequences of length {codes.shape[1]} are too short for pool2={p['pool2']}; use pool2=0")
         rng = np.random.default_rng(seed)
         torch_seed = int(seed) if seed is not None else int(rng.integers(2**31))
         epochs, bs, patience = int(p["epochs"]), int(p["batch_size"]), int(p["early_stop"])
@@ -169,7 +179,7 @@ class TorchCNN(SequenceModel):
         best_score, best_state, since_best = None, None, 0
         with torch.random.fork_rng(devices=[]), _threads(int(p["num_threads"])):
             torch.manual_seed(torch_seed)
-            self.net_ = _build_net(p)
+            self.net_ = _build_net(p, self.seq_length_)
             optimizer = torch.optim.Adam(self.net_.parameters(), lr=float(p["lr"]))
             loss_fn = torch.nn.CrossEntropyLoss()
             for epoch in range(1, epochs + 1):
@@ -270,7 +280,7 @@ class TorchCNN(SequenceModel):
                                   "(checksum mismatch)")
         try:
             state = load_file(str(weights_path))
-            net = _build_net(model.params)
+            net = _build_net(model.params, seq_length)
             net.load_state_dict(state, strict=True)
         except Exception as exc:
             raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: {first_line(exc)}") from None
