@@ -449,7 +449,7 @@ def print_compare(result) -> None:
         console.print(f"- {r['statement']}")
     called = result.pairwise[result.pairwise["stronger"] != ""]
     if len(called):
-        console.print("paired model differences (BH q < 0.05):")
+        console.print("paired model differences (BH q < 0.05, means differ by >= min effect; all in pairwise.csv):")
         for _, r in called.iterrows():
             console.print(f"  {r['test']} {r['motifs']}: {r['model_a']} {_fmt(r['mean_a'])} vs {r['model_b']} "
                           f"{_fmt(r['mean_b'])} (q {_fmt(r['q_value'])}) -> {r['stronger']} relies on it more")

@@ -38,11 +38,13 @@ class CompareResult:
     out_dir: Path | None = None
 
 
-def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6) -> pd.DataFrame:
+def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6, min_effect: float = 0.05) -> pd.DataFrame:
     """Paired Wilcoxon of per-sequence deltas between every two models, per test; BH over all.
 
     Sequences and perturbations are the same for every model, so the difference
-    ``delta_a - delta_b`` of one sequence is a paired observation.
+    ``delta_a - delta_b`` of one sequence is a paired observation. ``stronger`` names the
+    model with the larger |mean delta| when q < ``PAIRWISE_Q`` and the means differ by at
+    least ``min_effect`` (the verdict's minimum effect: tiny but significant gaps are not news).
     """
     rows = []
     models = list(pd.unique(deltas["model"])) if len(deltas) else []
@@ -59,7 +61,8 @@ def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6) -> pd.DataFram
                                         "p_value"])
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
     stronger = np.where(table["mean_a"].abs() >= table["mean_b"].abs(), table["model_a"], table["model_b"])
-    table["stronger"] = np.where(table["q_value"] < PAIRWISE_Q, stronger, "")
+    called = (table["q_value"] < PAIRWISE_Q) & ((table["mean_a"] - table["mean_b"]).abs() >= min_effect)
+    table["stronger"] = np.where(called, stronger, "")
     return table
 
 
@@ -143,7 +146,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         results = pd.concat(tables, ignore_index=True)
         deltas = pd.concat(delta_frames, ignore_index=True)
         scorecard, summary = score(results, dataset.rule, metrics)
-        pairwise = pairwise_tests(deltas, thresholds.tolerance)
+        pairwise = pairwise_tests(deltas, thresholds.tolerance, thresholds.min_effect)
         result = CompareResult(results, deltas, scorecard, summary, pairwise, trained, target)
         if target is not None:
             _write_outputs(result, dataset, target, figures)

@@ -8,7 +8,10 @@ Which tests *should* show an effect (calibrated on presence, order and distance 
 - distance rule: all of the order rule, plus distance.
 
 Nothing is expected of decoy motifs (in the data, not in the rule) or of the control, so calls
-there are the empirical false-call rate.
+there are the empirical false-call rate. One case is neither: under an order or distance rule,
+swapping or moving a pos motif together with a decoy can change the true label (the pos motif
+lands elsewhere relative to its partner), so such ``order``/``distance`` rows are
+``confounded`` and count neither as hits nor as false calls.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-STATUSES = ("hit", "miss", "extra", "decoy false call", "correct none", "untestable")
+STATUSES = ("hit", "miss", "extra", "decoy false call", "confounded", "correct none", "untestable")
 
 
 def expected_tests(rule: dict | None) -> set[tuple[str, str]]:
@@ -62,13 +65,19 @@ def score(results: pd.DataFrame, rule: dict | None, metrics: dict[str, dict] | N
     for _, r in results.iterrows():
         is_expected = (r["test"], r["motifs"]) in expected
         found = r["verdict"] == "effect"
-        involves_decoy = any(m not in pos for m in str(r["motifs"]).split("+"))
+        names = str(r["motifs"]).split("+")
+        only_decoys = all(m not in pos for m in names)
+        mixed = any(m in pos for m in names) and not all(m in pos for m in names)
+        moves_pos_motif = (rule or {}).get("gen_type") in ("order", "distance") and r["test"] in ("order", "distance") \
+            and mixed
         if r["verdict"] == "untestable":
             status = "untestable"
         elif is_expected:
             status = "hit" if found else "miss"
+        elif moves_pos_motif:
+            status = "confounded"
         elif found:
-            status = "decoy false call" if (involves_decoy or r["test"] == "control") and rule else "extra"
+            status = "decoy false call" if rule and (only_decoys or r["test"] == "control") else "extra"
         else:
             status = "correct none"
         rows.append({"model": r["model"], "test": r["test"], "motifs": r["motifs"], "expected": is_expected,

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MP=.venv/bin/motifprobe
 mkdir -p demo_out
-$MP generate --generator-plugin simdna --num-seqs 6000 --seq-length 200 --gen-type order \
+$MP generate --generator-plugin simdna --num-seqs 12000 --seq-length 200 --gen-type order \
     --motifs STAT_known2 CTCF_known1 GATA_known1 --pos-motifs STAT_known2 CTCF_known1 \
     --seed 7 --out demo_out/dataset.parquet
 $MP compare --data-file demo_out/dataset.parquet --model-plugin torch-cnn sklearn xgboost-kmer \

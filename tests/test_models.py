@@ -23,7 +23,7 @@ MOTIF = np.array([3, 2, 0, 1, 2, 3, 1, 0], dtype=np.uint8)  # TGACGTCA
 LENGTH = 60
 
 PLUGINS = {
-    "torch-cnn": (TorchCNN, {"epochs": 8}, "model.safetensors"),
+    "torch-cnn": (TorchCNN, {"epochs": 15}, "model.safetensors"),
     "sklearn": (SklearnKmer, {}, "model.skops"),
     "xgboost-kmer": (XGBoostKmer, {"n_estimators": 100}, "model.ubj"),
 }

@@ -106,3 +106,21 @@ def test_unknown_name_lists_the_registered_ones():
     reg = Registry(entry_points=False)
     with pytest.raises(MotifprobeError, match="did you mean torch-cnn"):
         reg.get("model", "torch_cnn")
+
+
+MISSPELLED = '''
+from engine import hookimpl
+
+@hookimpl
+def register_model(register):
+    register("never", object)
+'''
+
+
+def test_misspelled_hook_name_costs_a_warning_not_the_tool(site):
+    install_dist(site, "mp-typo", {"typo_plugin": MISSPELLED})
+    install_dist(site, "mp-good", {"good_plugin": GOOD})
+    with pytest.warns(PluginLoadWarning, match="'typo-plugin' from distribution 'mp-typo'"):
+        reg = Registry()
+    assert "echo-model" in reg.names("model") and "typo-plugin" not in reg.plugins
+    sys.modules.pop("typo_plugin", None)

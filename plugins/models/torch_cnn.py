@@ -64,7 +64,13 @@ def _build_net(params: dict[str, Any], seq_length: int):
     else:
         # Max pool then flatten: the linear layer sees where each feature fired (order, distance).
         n_out = (seq_length // 4) // pool2
-        head = [nn.MaxPool1d(pool2), nn.Flatten(), nn.Dropout(float(params["dropout"])), nn.Linear(f * n_out, 2)]
+        hidden = int(params["hidden"])
+        if hidden > 0:
+            # A hidden layer lets the readout combine motifs non-additively (AND in logit space).
+            head = [nn.MaxPool1d(pool2), nn.Flatten(), nn.Dropout(float(params["dropout"])),
+                    nn.Linear(f * n_out, hidden), nn.ReLU(), nn.Linear(hidden, 2)]
+        else:
+            head = [nn.MaxPool1d(pool2), nn.Flatten(), nn.Dropout(float(params["dropout"])), nn.Linear(f * n_out, 2)]
     return nn.Sequential(
         nn.Conv1d(4, f, k, padding="same"), nn.ReLU(), nn.MaxPool1d(4),
         nn.Conv1d(f, f, int(params["kernel_size2"]), padding="same"), nn.ReLU(), *head)
@@ -116,7 +122,7 @@ class TorchCNN(SequenceModel):
 
     param_defaults = {"epochs": 20, "lr": 3e-3, "dropout": 0.2, "early_stop": 3, "monitor": "auroc",
                       "balance": False, "batch_size": 128, "predict_batch_size": 128, "n_filters": 32,
-                      "kernel_size": 15, "kernel_size2": 5, "pool2": 2, "num_threads": 0}
+                      "kernel_size": 15, "kernel_size2": 5, "pool2": 2, "hidden": 32, "num_threads": 0}
     param_help = {
         "epochs": "maximum number of training epochs",
         "lr": "Adam learning rate",
@@ -129,6 +135,7 @@ class TorchCNN(SequenceModel):
         "n_filters": "filters in each convolution layer",
         "kernel_size": "width of the first-layer convolution filters",
         "kernel_size2": "width of the second-layer convolution filters (in pooled positions)",
+        "hidden": "units of a ReLU hidden layer before the output (0 = none: conv features -> linear)",
         "pool2": "second max-pool window before the linear layer (0 = global max pool, position-free)",
         "num_threads": "torch CPU threads during fit/predict (0 = torch default)",
     }
