@@ -74,3 +74,58 @@ def test_export_fasta_and_bed(tmp_path, capsys):
     assert (tmp_path / "x.fa").read_text().count(">") == 30
     assert main(["export", str(tmp_path / "missing.parquet"), "--fasta", str(tmp_path / "y.fa")]) == 2
     assert not (tmp_path / "y.fa").exists()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = root / "d.parquet"
+    assert main(["generate", "--generator-plugin", "fast", "--num-seqs", "1500", "--gen-type", "order",
+                 "--motifs", "STAT_known2", "CTCF_known1", "GATA_known1", "--pos-motifs", "STAT_known2", "CTCF_known1",
+                 "--seed", "3", "--out", str(data)]) == 0
+    assert main(["train", "--data-file", str(data), "--model-plugin", "xgboost-kmer", "--out-dir", str(root / "runs"),
+                 "--seed", "3"]) == 0
+    return root, data, root / "runs" / "xgboost-kmer"
+
+
+def test_seed_spelling_of_interpret_works(trained, capsys):
+    root, data, run = trained
+    out = root / "seed_results.csv"
+    code = main(["interpret", "--model", str(run / "model" / "model.ubj"), "--preds", str(run / "predictions.parquet"),
+                 "--seq_dict", str(data), "--background_dist", "0.3", "0.2", "0.2", "0.3", "--num_perturbs", "2",
+                 "--motifs", "STAT_known2", "CTCF_known1", "--tests", "presence", "order", "control", "--out", str(out)])
+    assert code == 0
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert set(table["test"]) == {"presence", "order", "control"} and out.with_suffix(".json").exists()
+    assert "perturbation tests" in capsys.readouterr().out
+
+
+def test_interpret_writes_deltas_and_refuses_bad_input(trained, capsys):
+    root, data, run = trained
+    deltas = root / "deltas.parquet"
+    assert main(["interpret", "--run", str(run), "--data-file", str(data), "--motifs", "STAT_known2",
+                 "--tests", "presence", "--num-perturbs", "2", "--out", str(root / "r.csv"), "--deltas", str(deltas)]) == 0
+    import pandas as pd
+
+    assert {"test", "motifs", "id", "label", "delta"} <= set(pd.read_parquet(deltas).columns)
+    bad = [(["--motifs", "NOPE"], "present:"), (["--num-perturbs", "0"], "num_perturbs"),
+           (["--motifs", "STAT_known2", "--tests", "order"], "needs two motifs")]
+    for args, fragment in bad:
+        out = root / "bad.csv"
+        assert main(["interpret", "--run", str(run), "--data-file", str(data), "--out", str(out)] + args) == 2
+        err = capsys.readouterr().err.strip()
+        assert fragment in err and "\n" not in err and not out.exists()
+
+
+def test_compare_cli_with_reused_run(trained, capsys):
+    root, data, run = trained
+    out = root / "cmp"
+    assert main(["compare", "--data-file", str(data), "--run", str(run), "--motifs", "STAT_known2", "CTCF_known1",
+                 "--tests", "presence", "order", "interaction", "control", "--num-perturbs", "2",
+                 "--out-dir", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "scorecard against the planted rule" in text and (out / "report.html").exists()
+    assert main(["compare", "--data-file", str(data), "--run", str(run), "--out-dir", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
