@@ -29,6 +29,7 @@ MOTIFS = ["STAT_known2", "CTCF_known1"]
 
 
 def median_rate(fn, count: int, repeats: int = REPEATS) -> float:
+    fn()  # warm-up: thread pools, caches, lazy imports
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -70,7 +71,7 @@ def bench_featurization(rows):
         rows.append((f"k-mer counts, k={k}", f"{rate:,.0f} seq/s", ""))
 
 
-def bench_interpret(rows):
+def bench_interpret(rows, params: dict, label: str):
     import torch
 
     from engine import api
@@ -80,7 +81,7 @@ def bench_interpret(rows):
 
     torch.set_num_threads(2)
     ds = api.generate("fast", seed=2, num_seqs=6000, motifs=MOTIFS, gen_type="order")
-    run = api.train(ds.subset(np.arange(2000)), "torch-cnn", params={"epochs": 1}, seed=0, out_dir=None)
+    run = api.train(ds.subset(np.arange(2000)), "torch-cnn", params={"epochs": 1, **params}, seed=0, out_dir=None)
     model = run.model
     batch_size = model.params.get("predict_batch_size", 256)
     test = ds.subset(np.arange(2000, 6000))
@@ -108,11 +109,11 @@ def bench_interpret(rows):
                 else:
                     model.predict_proba(perturbed[:1])
 
-    seed = median_rate(seed_style, len(strings), repeats=1)
-    rows.append((f"forward only, batch {batch_size}", f"{forward:,.0f} seq/s", ""))
-    rows.append(("interpret presence (K=5, with sham)", f"{interp:,.0f} seq/s",
+    seed = median_rate(seed_style, len(strings))
+    rows.append((f"{label}: forward only, batch {batch_size}", f"{forward:,.0f} seq/s", ""))
+    rows.append((f"{label}: interpret presence (K=5, with sham)", f"{interp:,.0f} seq/s",
                  f"{interp / forward:.2f}x forward (target >= 0.9); {interp / seed:.0f}x seed-style (target >= 40)"))
-    rows.append(("seed-style loop (batch 1, pandas one-hot)", f"{seed:,.0f} seq/s", ""))
+    rows.append((f"{label}: seed-style loop (batch 1, pandas one-hot)", f"{seed:,.0f} seq/s", ""))
     return interp / forward, interp / seed
 
 
@@ -146,7 +147,8 @@ def main() -> None:
     rows = []
     bench_generators(rows)
     bench_featurization(rows)
-    bench_interpret(rows)
+    bench_interpret(rows, {"n_filters": 16}, "small CNN (16 filters)")
+    bench_interpret(rows, {}, "default torch-cnn (32 filters)")
     if os.environ.get("BENCH_SKIP_SCALE") != "1":
         bench_scale(rows)
     table = Table(title=f"motifprobe benchmarks ({platform.machine()}, {os.cpu_count()} cores, "

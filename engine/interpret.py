@@ -27,6 +27,8 @@ from engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
 MODES = ("loss", "prediction")
 CHUNK_BYTES = 48 * 2**20
 """Perturbed codes built at once per test (all arms): bounds memory for any N."""
+CHUNK_SEQS = 20_000
+"""At most this many sequences per chunk: the primitives' (n, L) int64 intermediates stay ~150 MB."""
 PREDICT_BLOCK = 8192
 """Sequences handed to ``predict_proba`` per call; the model sub-batches internally."""
 
@@ -100,7 +102,7 @@ class _Runner:
 
     def _batches(self, rows: np.ndarray, motifs: tuple[str, ...], k: int, n_arms: int):
         per_seq = max(1, k * self.dataset.seq_length * n_arms)
-        chunk = max(1, CHUNK_BYTES // per_seq)
+        chunk = max(1, min(CHUNK_SEQS, CHUNK_BYTES // per_seq))
         for lo in range(0, len(rows), chunk):
             idx = rows[lo:lo + chunk]
             sub = self.dataset.subset(idx)

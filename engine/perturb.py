@@ -15,7 +15,7 @@ def interval_mask(n: int, length: int, rows: np.ndarray, starts: np.ndarray, end
     diff = np.zeros((n, length + 1), dtype=np.int32)
     np.add.at(diff, (rows, starts), 1)
     np.add.at(diff, (rows, ends), -1)
-    return np.cumsum(diff[:, :-1], axis=1) > 0
+    return np.cumsum(diff[:, :-1], axis=1, dtype=np.int32) > 0
 
 
 def replace_masked(codes: np.ndarray, mask: np.ndarray, num_perturbs: int, background: np.ndarray,

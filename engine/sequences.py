@@ -9,11 +9,13 @@ import numpy as np
 from engine.errors import MotifprobeError
 
 ALPHABET = "ACGT"
-_LETTERS = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
-_LOOKUP = np.full(256, 255, dtype=np.uint8)
+LETTERS = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
+"""ASCII byte of each code."""
+LOOKUP = np.full(256, 255, dtype=np.uint8)
+"""Code of each ASCII byte (A/C/G/T in either case); 255 = not allowed."""
 for _code, _letter in enumerate(ALPHABET):
-    _LOOKUP[ord(_letter)] = _code
-    _LOOKUP[ord(_letter.lower())] = _code
+    LOOKUP[ord(_letter)] = _code
+    LOOKUP[ord(_letter.lower())] = _code
 
 
 def encode(seqs: list[str] | np.ndarray, *, ids: list[str] | None = None) -> np.ndarray:
@@ -51,7 +53,7 @@ def encode(seqs: list[str] | np.ndarray, *, ids: list[str] | None = None) -> np.
         raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
     except UnicodeEncodeError:
         raw = np.frombuffer(joined.encode("utf-8", "replace"), dtype=np.uint8)[: len(joined)]
-    codes = _LOOKUP[raw]
+    codes = LOOKUP[raw]
     if codes.size and codes.max() == 255:
         flat = int(np.flatnonzero(codes == 255)[0])
         row, col = divmod(flat, length)
@@ -66,7 +68,7 @@ def decode(codes: np.ndarray) -> list[str]:
     codes = np.asarray(codes, dtype=np.uint8)
     if codes.ndim != 2:
         raise ValueError(f"codes must be 2-D (N, L), got shape {codes.shape}")
-    letters = _LETTERS[codes]
+    letters = LETTERS[codes]
     length = codes.shape[1]
     blob = letters.tobytes().decode("ascii")
     return [blob[i * length:(i + 1) * length] for i in range(codes.shape[0])]
@@ -75,9 +77,16 @@ def decode(codes: np.ndarray) -> list[str]:
 def one_hot(codes: np.ndarray, dtype: type = np.float32, channels_first: bool = True) -> np.ndarray:
     """One-hot encode codes: (N, 4, L) when ``channels_first`` else (N, L, 4)."""
     codes = np.asarray(codes)
-    eye = np.eye(4, dtype=dtype)
-    out = eye[codes]  # (N, L, 4)
-    return np.ascontiguousarray(out.transpose(0, 2, 1)) if channels_first else out
+    n, length = codes.shape
+    if channels_first:
+        out = np.empty((n, 4, length), dtype=dtype)
+        for base in range(4):  # four vectorized comparisons beat fancy indexing ~4x
+            np.equal(codes, base, out=out[:, base, :], casting="unsafe")
+        return out
+    out = np.empty((n, length, 4), dtype=dtype)
+    for base in range(4):
+        np.equal(codes, base, out=out[:, :, base], casting="unsafe")
+    return out
 
 
 def reverse_complement(codes: np.ndarray) -> np.ndarray:
