@@ -269,7 +269,7 @@ def _thresholds(args):
 def cmd_interpret(args) -> int:
     import pandas as pd
 
-    from engine import api, interpret as interpret_mod
+    from engine import api
     from engine.atomic import atomic_path, check_writable
     from engine.progress import rich_progress
     from engine.sequences import validate_background
@@ -285,15 +285,11 @@ def cmd_interpret(args) -> int:
     for path in (args.out, args.deltas):
         if path:
             check_writable(path)
-    if args.batch_size is not None:
-        if args.batch_size < 1:
-            raise MotifprobeError(f"batch size must be at least 1, got {args.batch_size}")
-        interpret_mod.PREDICT_BLOCK = args.batch_size
     ds = api.load_dataset(args.data_file)
     if args.background_dist is not None:
         ds.metadata["background"] = list(validate_background(args.background_dist))
     run = api.load_run(run_dir, ds)
-    kwargs = {}
+    kwargs = {"batch_size": args.batch_size} if args.batch_size is not None else {}
     if args.preds:
         try:
             kwargs["ids"] = list(pd.read_parquet(args.preds)["id"])

@@ -80,11 +80,11 @@ def bench_interpret(rows, params: dict, label: str):
     from engine.perturbation import TestBatch
 
     torch.set_num_threads(2)
-    ds = api.generate("fast", seed=2, num_seqs=6000, motifs=MOTIFS, gen_type="order")
+    ds = api.generate("fast", seed=2, num_seqs=22000, motifs=MOTIFS, gen_type="order")
     run = api.train(ds.subset(np.arange(2000)), "torch-cnn", params={"epochs": 1, **params}, seed=0, out_dir=None)
     model = run.model
     batch_size = model.params.get("predict_batch_size", 256)
-    test = ds.subset(np.arange(2000, 6000))
+    test = ds.subset(np.arange(2000, 22000))
     k = 5
     n_with = int((test.site_bounds(MOTIFS[0])[0] >= 0).sum())
     # interpret scores: originals once, K perturbed + K sham per sequence carrying the motif

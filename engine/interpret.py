@@ -89,15 +89,17 @@ def _eligible(dataset: Dataset, motifs: tuple[str, ...]) -> np.ndarray:
 
 
 class _Runner:
-    def __init__(self, model, dataset: Dataset, *, num_perturbs, seed, scorer, background, registry, progress):
+    def __init__(self, model, dataset: Dataset, *, num_perturbs, seed, scorer, background, registry, progress,
+                 batch_size=PREDICT_BLOCK):
         self.model, self.dataset, self.k, self.seed = model, dataset, num_perturbs, seed
+        self.batch_size = batch_size
         self.scorer, self.background, self.registry, self.progress = scorer, background, registry, progress
         self.original = None
         self._sham_cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def original_probs(self) -> np.ndarray:
         if self.original is None:
-            self.original = predict(self.model, self.dataset.codes)
+            self.original = predict(self.model, self.dataset.codes, self.batch_size)
         return self.original
 
     def _batches(self, rows: np.ndarray, motifs: tuple[str, ...], k: int, n_arms: int):
@@ -112,7 +114,7 @@ class _Runner:
         scored = {}
         for name, arr in arms.items():
             n, k, length = arr.shape
-            scored[name] = predict(self.model, arr.reshape(n * k, length)).reshape(n, k, -1)
+            scored[name] = predict(self.model, arr.reshape(n * k, length), self.batch_size).reshape(n, k, -1)
         return scored
 
     def sham(self, motifs: tuple[str, ...], rows: np.ndarray, task=None) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +164,7 @@ class _Runner:
 def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, tests: list[str] | None = None,
               num_perturbs: int = 5, seed: int = 0, mode: str = "loss", ids: list[str] | np.ndarray | None = None,
               thresholds: Thresholds | None = None, model_name: str = "model", keep_deltas: bool = True,
+              batch_size: int = PREDICT_BLOCK,
               progress: Progress | None = None, registry: Registry | None = None) -> InterpretResult:
     """Interpret ``model`` on ``dataset`` with in-silico perturbation tests.
 
@@ -185,6 +188,8 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         Restrict to these sequence ids (e.g. the held-out test split).
     thresholds : Thresholds, optional
         Verdict rule parameters.
+    batch_size : int
+        Sequences per ``predict_proba`` call (the model may sub-batch internally).
 
     Returns
     -------
@@ -198,6 +203,8 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         raise MotifprobeError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
     if int(num_perturbs) < 1:
         raise MotifprobeError(f"num_perturbs must be at least 1, got {num_perturbs}")
+    if int(batch_size) < 1:
+        raise MotifprobeError(f"batch_size must be at least 1, got {batch_size}")
     present = dataset.motif_names
     motifs = list(motifs) if motifs else present
     for m in motifs:
@@ -215,7 +222,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         raise MotifprobeError("some sequences have no label; use mode 'prediction' (--mode prediction)")
     jobs = plan_tests(motifs, tests, registry)
     runner = _Runner(model, dataset, num_perturbs=int(num_perturbs), seed=int(seed), scorer=Scorer(mode),
-                     background=dataset.background, registry=registry, progress=progress)
+                     background=dataset.background, registry=registry, progress=progress, batch_size=int(batch_size))
     rows, delta_frames = [], []
     for test_name, combo in jobs:
         eligible = _eligible(dataset, combo)
