@@ -411,7 +411,7 @@ def print_compare(result) -> None:
     models = list(result.runs)
     t = Table(title="mean delta per test and model (* = effect vs sham; + = model relied on it)")
     t.add_column("test")
-    t.add_column("motifs")
+    t.add_column("motifs", overflow="fold")
     t.add_column("expected", justify="center")
     for m in models:
         t.add_column(m, justify="right")

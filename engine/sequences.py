@@ -108,7 +108,10 @@ def validate_background(background: list[float] | np.ndarray) -> np.ndarray:
 
 def sample_background(shape: tuple[int, ...], background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw i.i.d. bases with probabilities ``background`` (A, C, G, T) as ``uint8`` codes."""
-    cdf = np.cumsum(np.asarray(background, dtype=np.float64))
+    cdf = np.cumsum(np.asarray(background, dtype=np.float64)).astype(np.float32)
     cdf[-1] = 1.0
-    u = rng.random(shape)
-    return np.searchsorted(cdf, u, side="right").astype(np.uint8)
+    u = rng.random(shape, dtype=np.float32)  # float32 halves the cost; 2**-24 resolution is plenty
+    out = np.zeros(shape, dtype=np.uint8)
+    for threshold in cdf[:-1]:  # three comparisons beat a searchsorted over every draw
+        out += u >= threshold
+    return out

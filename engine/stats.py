@@ -76,7 +76,7 @@ def bootstrap_ci(x: np.ndarray, rng: np.random.Generator, n_boot: int = 1000, le
     block = max(1, min(n_boot, 2_000_000 // x.size))
     for lo in range(0, n_boot, block):
         hi = min(lo + block, n_boot)
-        means[lo:hi] = x[rng.integers(0, x.size, size=(hi - lo, x.size))].mean(axis=1)
+        means[lo:hi] = x[rng.integers(0, x.size, size=(hi - lo, x.size), dtype=np.int32)].mean(axis=1)
     tail = (1 - level) / 2 * 100
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 

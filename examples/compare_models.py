@@ -37,7 +37,7 @@ def recovery_matrix(num_seqs: int, seed: int, models: list[str], out_dir: Path |
         pos = POS[:1] if gen_type == "presence" else POS
         ds = api.generate("fast", seed=seed, num_seqs=num_seqs, seq_length=200, gen_type=gen_type,
                           motifs=POS + [DECOY], pos_motifs=pos, min_dist=5, max_dist=25)
-        result = api.compare(ds, models, seed=seed, num_perturbs=5,
+        result = api.compare(ds, models, motifs=POS + [DECOY], seed=seed, num_perturbs=5,
                              out_dir=out_dir / gen_type if out_dir else None, overwrite=True)
         card = result.scorecard.set_index(["model", "test", "motifs"])["status"]
         for _, s in result.summary.iterrows():

@@ -25,6 +25,7 @@ from plugins.models.sklearn_kmer import file_sha256, first_line
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 MONITORS = ("auroc", "accuracy", "loss")
+NORMS = ("group", "batch", "none")
 
 
 def epoch_indices(labels: np.ndarray, balance: bool, rng: np.random.Generator) -> np.ndarray:
@@ -71,9 +72,15 @@ def _build_net(params: dict[str, Any], seq_length: int):
                     nn.Linear(f * n_out, hidden), nn.ReLU(), nn.Linear(hidden, 2)]
         else:
             head = [nn.MaxPool1d(pool2), nn.Flatten(), nn.Dropout(float(params["dropout"])), nn.Linear(f * n_out, 2)]
+    # Batch norm after each convolution: without it the positional head sits on a loss plateau
+    # for several epochs on presence data and early stopping ends training at the baseline.
+    kind = params["norm"]
+    if kind not in NORMS:
+        raise MotifprobeError(f"unknown norm {kind!r}; allowed: {', '.join(NORMS)}")
+    norm = {"batch": lambda: nn.BatchNorm1d(f), "group": lambda: nn.GroupNorm(4, f), "none": nn.Identity}[kind]
     return nn.Sequential(
-        nn.Conv1d(4, f, k, padding="same"), nn.ReLU(), nn.MaxPool1d(4),
-        nn.Conv1d(f, f, int(params["kernel_size2"]), padding="same"), nn.ReLU(), *head)
+        nn.Conv1d(4, f, k, padding="same"), norm(), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Conv1d(f, f, int(params["kernel_size2"]), padding="same"), norm(), nn.ReLU(), *head)
 
 
 @contextlib.contextmanager
@@ -122,7 +129,8 @@ class TorchCNN(SequenceModel):
 
     param_defaults = {"epochs": 20, "lr": 3e-3, "dropout": 0.2, "early_stop": 3, "monitor": "auroc",
                       "balance": False, "batch_size": 128, "predict_batch_size": 128, "n_filters": 32,
-                      "kernel_size": 15, "kernel_size2": 5, "pool2": 2, "hidden": 32, "num_threads": 0}
+                      "kernel_size": 15, "kernel_size2": 5, "pool2": 4, "hidden": 32, "norm": "none",
+                      "min_epochs": 6, "num_threads": 0}
     param_help = {
         "epochs": "maximum number of training epochs",
         "lr": "Adam learning rate",
@@ -135,6 +143,8 @@ class TorchCNN(SequenceModel):
         "n_filters": "filters in each convolution layer",
         "kernel_size": "width of the first-layer convolution filters",
         "kernel_size2": "width of the second-layer convolution filters (in pooled positions)",
+        "norm": "normalization after each convolution: none (default), group or batch",
+        "min_epochs": "early stopping never ends training before this epoch (the loss often plateaus first)",
         "hidden": "units of a ReLU hidden layer before the output (0 = none: conv features -> linear)",
         "pool2": "second max-pool window before the linear layer (0 = global max pool, position-free)",
         "num_threads": "torch CPU threads during fit/predict (0 = torch default)",
@@ -145,7 +155,7 @@ class TorchCNN(SequenceModel):
         p = self.params
         if p["monitor"] not in MONITORS:
             raise MotifprobeError(f"monitor must be one of {', '.join(MONITORS)}, got {p['monitor']!r}")
-        for key in ("epochs", "batch_size", "predict_batch_size", "n_filters", "kernel_size", "kernel_size2"):
+        for key in ("epochs", "batch_size", "predict_batch_size", "n_filters", "kernel_size", "kernel_size2", "min_epochs"):
             if int(p[key]) < 1:
                 raise MotifprobeError(f"{key} must be at least 1, got {p[key]}")
         if not 0 <= float(p["dropout"]) < 1:
@@ -220,7 +230,8 @@ class TorchCNN(SequenceModel):
                     self.best_epoch_ = epoch
                 else:
                     since_best += 1
-                    if patience > 0 and since_best >= patience:
+                    # Training often sits on a loss plateau for a few epochs before it takes off.
+                    if patience > 0 and since_best >= patience and epoch >= int(p["min_epochs"]):
                         break
         self.n_epochs_ = len(self.history_)
         if best_state is not None:
