@@ -66,6 +66,16 @@ def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6, min_effect: fl
     return table
 
 
+def _train_progress(progress: Callable[..., None] | None, name: str) -> Callable[..., None] | None:
+    """Adapt per-epoch training progress to one bar per model."""
+    if progress is None:
+        return None
+
+    def task(epoch: int = 0, total: int | None = None, **_info: Any) -> None:
+        progress(description=f"train {name}", completed=epoch, total=total)
+    return task
+
+
 def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: list[str | Path] | None = None,
             motifs: list[str] | None = None, tests: list[str] | None = None, num_perturbs: int = 5, seed: int = 0,
             mode: str = "loss", thresholds: Thresholds | None = None, test_sz: float = 0.1,
@@ -120,10 +130,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         for name in names:
             if name in trained:
                 raise MotifprobeError(f"model {name!r} given both as a plugin and as a run")
-            task = None
-            if progress is not None:
-                def task(epoch=0, total=None, _n=name, **info):
-                    progress(description=f"train {_n}", completed=epoch, total=total)
+            task = _train_progress(progress, name)
             trained[name] = train(dataset, name, params=dict((params or {}).get(name, {})), test_sz=test_sz,
                                   seed=seed, balance=balance, epochs=epochs, lr=lr, dropout=dropout,
                                   early_stop=early_stop, out_dir=target / "runs" if target else None,

@@ -1,7 +1,16 @@
 """k-mer counting on codes, vectorized (no loop over sequences)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from engine.errors import MotifprobeError
+
+MAX_K = 8
+CHUNK = 20_000
+CHUNK_ELEMENTS = 2**24
+"""Feature chunks hold at most this many values (64 MB of float32)."""
 
 
 def kmer_index(codes: np.ndarray, k: int) -> np.ndarray:
@@ -30,3 +39,50 @@ def kmer_names(k: int) -> list[str]:
     for _ in range(k):
         names = [p + b for p in names for b in "ACGT"]
     return names
+
+
+def check_k(k: Any, length: int | None = None) -> int:
+    """Validate the k-mer size: 1..``MAX_K`` and at most the sequence length."""
+    k = int(k)
+    if not 1 <= k <= MAX_K:
+        raise MotifprobeError(f"k must lie in 1..{MAX_K}, got {k}")
+    if length is not None and k > length:
+        raise MotifprobeError(f"k={k} is longer than the sequences (length {length})")
+    return k
+
+
+def chunk_rows(k: int) -> int:
+    """Sequences per feature chunk for ``4**k`` features."""
+    return max(1, min(CHUNK, CHUNK_ELEMENTS // 4**k))
+
+
+def kmer_features(codes: np.ndarray, k: int, *, frequencies: bool = False) -> np.ndarray:
+    """k-mer count features, float32 (N, 4**k), computed in chunks of :func:`chunk_rows` sequences.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        ``uint8`` codes (N, L).
+    k : int
+        k-mer size.
+    frequencies : bool
+        Scale counts by ``4**k / (L - k + 1)``: k-mer frequency relative to the uniform
+        expectation (mean 1 per feature whatever L and k), so a fixed L2 penalty ``C`` means
+        the same at every sequence length. Plain frequencies (values ~ 4**-k) would make the
+        default ``C=1`` so strong that the model collapses to the majority class.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array (N, 4**k).
+    """
+    codes = np.asarray(codes, dtype=np.uint8)
+    n, length = codes.shape
+    check_k(k, length)
+    out = np.empty((n, 4**k), dtype=np.float32)
+    step = chunk_rows(k)
+    for lo in range(0, n, step):
+        out[lo:lo + step] = kmer_counts(codes[lo:lo + step], k)
+    if frequencies:
+        out *= np.float32(4**k / (length - k + 1))
+    return out

@@ -145,3 +145,11 @@ def as_model(model: Any) -> Any:
     if callable(model):
         return CallableModel(model)
     raise MotifprobeError(f"cannot interpret {type(model).__name__}: give an object with predict_proba or a callable")
+
+
+def expand_proba(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Place an estimator's probability columns at their class labels: float32 (N, max(2, C))."""
+    classes = np.asarray(classes, dtype=np.int64)
+    out = np.zeros((len(proba), max(2, int(classes.max()) + 1)), dtype=np.float64)
+    out[:, classes] = proba
+    return out.astype(np.float32)

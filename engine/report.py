@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 import textwrap
 from pathlib import Path
 from typing import Any

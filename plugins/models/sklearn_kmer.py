@@ -7,7 +7,6 @@ imported inside functions, so importing this module stays cheap.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,97 +14,17 @@ import numpy as np
 
 from engine import hookimpl
 from engine.errors import MotifprobeError, unknown
-from engine.kmers import kmer_counts
-from engine.models import SequenceModel
+from engine.kmers import check_k, chunk_rows, kmer_features
+from engine.model_files import first_line, read_model_config, write_model_config
+from engine.models import SequenceModel, expand_proba
 
 ESTIMATORS = ("logistic_regression", "random_forest", "gradient_boosting", "naive_bayes")
 MODEL_FILE = "model.skops"
-CONFIG = "config.json"
 CHUNK = 20_000
 CHUNK_ELEMENTS = 2**24
 """At most this many feature values (64 MB of float32) are built per chunk."""
 MAX_K = 8
 TRUSTED_PREFIXES = ("sklearn.", "numpy.")
-
-
-def first_line(exc: BaseException) -> str:
-    """First line of an exception's message (or its type name), for one-line errors."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, recorded in ``config.json`` to detect damaged model files."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_sha256(path: Path, expected: str | None, what: str) -> None:
-    """Raise MotifprobeError when ``path`` is missing or its SHA-256 differs from ``expected`` (if any)."""
-    if not path.is_file():
-        raise MotifprobeError(f"cannot read {what} {str(path)!r}: no such file")
-    if expected is not None and file_sha256(path) != expected:
-        raise MotifprobeError(f"cannot read {what} {str(path)!r}: the file is damaged (checksum mismatch)")
-
-
-def check_k(k: Any, length: int | None = None) -> int:
-    """Validate the k-mer size: 1..``MAX_K`` and at most the sequence length."""
-    k = int(k)
-    if not 1 <= k <= MAX_K:
-        raise MotifprobeError(f"k must lie in 1..{MAX_K}, got {k}")
-    if length is not None and k > length:
-        raise MotifprobeError(f"k={k} is longer than the sequences (length {length})")
-    return k
-
-
-def chunk_rows(k: int) -> int:
-    """Sequences per feature chunk for ``4**k`` features."""
-    return max(1, min(CHUNK, CHUNK_ELEMENTS // 4**k))
-
-
-def kmer_features(codes: np.ndarray, k: int, *, frequencies: bool = False) -> np.ndarray:
-    """k-mer count features, float32 (N, 4**k), computed in chunks of :func:`chunk_rows` sequences.
-
-    Parameters
-    ----------
-    codes : numpy.ndarray
-        ``uint8`` codes (N, L).
-    k : int
-        k-mer size.
-    frequencies : bool
-        Scale counts by ``4**k / (L - k + 1)``: k-mer frequency relative to the uniform
-        expectation (mean 1 per feature whatever L and k), so a fixed L2 penalty ``C`` means
-        the same at every sequence length. Plain frequencies (values ~ 4**-k) would make the
-        default ``C=1`` so strong that the model collapses to the majority class.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``float32`` array (N, 4**k).
-    """
-    codes = np.asarray(codes, dtype=np.uint8)
-    n, length = codes.shape
-    check_k(k, length)
-    out = np.empty((n, 4**k), dtype=np.float32)
-    step = chunk_rows(k)
-    for lo in range(0, n, step):
-        out[lo:lo + step] = kmer_counts(codes[lo:lo + step], k)
-    if frequencies:
-        out *= np.float32(4**k / (length - k + 1))
-    return out
-
-
-def expand_proba(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Place an estimator's probability columns at their class labels: float32 (N, max(2, C))."""
-    classes = np.asarray(classes, dtype=np.int64)
-    out = np.zeros((len(proba), max(2, int(classes.max()) + 1)), dtype=np.float64)
-    out[:, classes] = proba
-    return out.astype(np.float32)
 
 
 class SklearnKmer(SequenceModel):
@@ -211,26 +130,16 @@ class SklearnKmer(SequenceModel):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         sio.dump(self.estimator_, directory / MODEL_FILE)
-        config = {"params": self.params, "seq_length": int(self.seq_length_), "classes": self.classes_.tolist(),
-                  "sha256": file_sha256(directory / MODEL_FILE)}
-        (directory / CONFIG).write_text(json.dumps(config, indent=2))
+        write_model_config(directory, MODEL_FILE, {"params": self.params, "seq_length": int(self.seq_length_),
+                                                   "classes": self.classes_.tolist()})
 
     @classmethod
     def load(cls, directory: str | Path) -> "SklearnKmer":
         """Read a model written by :meth:`save`, trusting only scikit-learn and numpy types."""
         import skops.io as sio
 
-        directory = Path(directory)
-        config_path, model_path = directory / CONFIG, directory / MODEL_FILE
-        try:
-            config = json.loads(config_path.read_text())
-            model = cls(**config["params"])
-            seq_length = int(config["seq_length"])
-        except MotifprobeError:
-            raise
-        except Exception as exc:
-            raise MotifprobeError(f"cannot read sklearn model config {str(config_path)!r}: {first_line(exc)}") from None
-        verify_sha256(model_path, config.get("sha256"), "sklearn model")
+        config, model, model_path = read_model_config(directory, MODEL_FILE, "sklearn model", cls)
+        seq_length = config["seq_length"]
         try:
             untrusted = sio.get_untrusted_types(file=model_path)
         except Exception as exc:

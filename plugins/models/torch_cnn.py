@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,10 +19,9 @@ from engine.errors import MotifprobeError
 from engine.metrics import auroc
 from engine.models import SequenceModel
 from engine.sequences import one_hot
-from plugins.models.sklearn_kmer import file_sha256, first_line
+from engine.model_files import first_line, read_model_config, write_model_config
 
 WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
 MONITORS = ("auroc", "accuracy", "loss")
 NORMS = ("group", "batch", "none")
 
@@ -271,31 +269,17 @@ class TorchCNN(SequenceModel):
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.net_.state_dict().items()}
         save_file(state, str(directory / WEIGHTS))
-        config = {"params": self.params, "seq_length": self.seq_length_,
-                  "best_epoch": getattr(self, "best_epoch_", None), "n_epochs": getattr(self, "n_epochs_", None),
-                  "history": getattr(self, "history_", []), "sha256": file_sha256(directory / WEIGHTS)}
-        (directory / CONFIG).write_text(json.dumps(config, indent=2, default=float))
+        write_model_config(directory, WEIGHTS, {
+            "params": self.params, "seq_length": self.seq_length_, "best_epoch": getattr(self, "best_epoch_", None),
+            "n_epochs": getattr(self, "n_epochs_", None), "history": getattr(self, "history_", [])})
 
     @classmethod
     def load(cls, directory: str | Path) -> "TorchCNN":
         """Read a model written by :meth:`save`; a missing or damaged file raises MotifprobeError."""
         from safetensors.torch import load_file
 
-        directory = Path(directory)
-        config_path, weights_path = directory / CONFIG, directory / WEIGHTS
-        try:
-            config = json.loads(config_path.read_text())
-            model = cls(**config["params"])
-            seq_length = int(config["seq_length"])
-        except MotifprobeError:
-            raise
-        except Exception as exc:
-            raise MotifprobeError(f"cannot read torch-cnn config {str(config_path)!r}: {first_line(exc)}") from None
-        if not weights_path.is_file():
-            raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: no such file")
-        if config.get("sha256") is not None and file_sha256(weights_path) != config["sha256"]:
-            raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: the file is damaged "
-                                  "(checksum mismatch)")
+        config, model, weights_path = read_model_config(directory, WEIGHTS, "torch-cnn weights", cls)
+        seq_length = config["seq_length"]
         try:
             state = load_file(str(weights_path))
             net = _build_net(model.params, seq_length)

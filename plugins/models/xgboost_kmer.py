@@ -5,7 +5,6 @@ importing this module stays cheap.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,11 @@ import numpy as np
 
 from engine import hookimpl
 from engine.errors import MotifprobeError
-from engine.models import SequenceModel
-from plugins.models.sklearn_kmer import (check_k, chunk_rows, expand_proba, file_sha256, first_line, kmer_features,
-                                         verify_sha256)
+from engine.kmers import check_k, chunk_rows, kmer_features
+from engine.model_files import read_model_config, write_model_config
+from engine.models import SequenceModel, expand_proba
 
 MODEL_FILE = "model.ubj"
-CONFIG = "config.json"
 
 
 def balanced_weights(labels: np.ndarray) -> np.ndarray:
@@ -126,26 +124,16 @@ class XGBoostKmer(SequenceModel):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.model_.save_model(str(directory / MODEL_FILE))
-        config = {"params": self.params, "seq_length": self.seq_length_, "n_epochs": self.n_epochs_,
-                  "best_epoch": self.best_epoch_, "sha256": file_sha256(directory / MODEL_FILE)}
-        (directory / CONFIG).write_text(json.dumps(config, indent=2))
+        write_model_config(directory, MODEL_FILE, {"params": self.params, "seq_length": self.seq_length_,
+                                                   "n_epochs": self.n_epochs_, "best_epoch": self.best_epoch_})
 
     @classmethod
     def load(cls, directory: str | Path) -> "XGBoostKmer":
         """Read a model written by :meth:`save`; a missing or damaged file raises MotifprobeError."""
         from xgboost import XGBClassifier
 
-        directory = Path(directory)
-        config_path, model_path = directory / CONFIG, directory / MODEL_FILE
-        try:
-            config = json.loads(config_path.read_text())
-            model = cls(**config["params"])
-            seq_length = int(config["seq_length"])
-        except MotifprobeError:
-            raise
-        except Exception as exc:
-            raise MotifprobeError(f"cannot read xgboost-kmer config {str(config_path)!r}: {first_line(exc)}") from None
-        verify_sha256(model_path, config.get("sha256"), "xgboost-kmer model")
+        config, model, model_path = read_model_config(directory, MODEL_FILE, "xgboost-kmer model", cls)
+        seq_length = config["seq_length"]
         try:
             clf = XGBClassifier()
             clf.load_model(str(model_path))
