@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -17,7 +18,8 @@ from rich.table import Table
 
 from engine.errors import MotifprobeError
 
-console = Console(stderr=False)
+# Piped output (CI logs, files) would otherwise wrap the wide result tables at 80 columns.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 err_console = Console(stderr=True)
 
 
@@ -324,7 +326,8 @@ def print_results(table) -> None:
             ("mean_label1", "mean | y=1"), ("p_vs_control", "p vs sham"), ("q_value", "q (vs 0)"),
             ("flip_rate", "flips"), ("note", "note")]
     for _, header in cols:
-        t.add_column(header, justify="left" if header in ("test", "motifs", "verdict", "note") else "right")
+        t.add_column(header, justify="left" if header in ("test", "motifs", "verdict", "note") else "right",
+                     overflow="fold")
     for _, row in table.iterrows():
         verdict = row["verdict"]
         style = {"effect": "bold green", "none": "dim", "untestable": "yellow"}.get(verdict, "")

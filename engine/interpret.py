@@ -255,8 +255,6 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     if len(table):
         table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy())
         table["q_vs_control"] = benjamini_hochberg(table["p_vs_control"].to_numpy())
-        table["direction"] = np.where(table["verdict"] == "effect",
-                                      np.where(table["avg_loss_diff"] - table["control_mean"] >= 0, "+", "-"), "")
         table = table[_column_order(table.columns)]
     deltas = pd.concat(delta_frames, ignore_index=True) if delta_frames else pd.DataFrame(
         columns=["model", "test", "motifs", "id", "label", "delta", "control_delta"])

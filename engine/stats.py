@@ -127,7 +127,7 @@ def summarize(deltas: np.ndarray, sham: np.ndarray, labels: np.ndarray, flips: n
     if n == 0:
         row.update(effect_size=0.0, avg_loss_diff=np.nan, median=np.nan, ci_low=np.nan, ci_high=np.nan,
                    p_value=np.nan, p_vs_control=np.nan, control_mean=np.nan, rank_biserial=np.nan,
-                   flip_rate=np.nan, control_flip_rate=np.nan, verdict="untestable", called_in="",
+                   flip_rate=np.nan, control_flip_rate=np.nan, verdict="untestable", called_in="", direction="",
                    note="no test sequence contains the motif(s)")
         for s in STRATA[1:]:
             row.update({f"n_{s}": 0, f"mean_{s}": np.nan, f"control_mean_{s}": np.nan, f"p_vs_control_{s}": np.nan})
@@ -139,7 +139,7 @@ def summarize(deltas: np.ndarray, sham: np.ndarray, labels: np.ndarray, flips: n
         ci_low=ci_low, ci_high=ci_high, p_value=wilcoxon_p(deltas), p_vs_control=wilcoxon_p(diff),
         control_mean=float(sham.mean()), rank_biserial=rank_biserial(deltas),
         flip_rate=float(np.mean(flips)), control_flip_rate=float(np.mean(sham_flips)))
-    called = []
+    called, signs = [], {}
     for stratum in STRATA:
         sel = np.ones(n, bool) if stratum == "pooled" else labels == int(stratum[-1])
         k = int(sel.sum())
@@ -151,11 +151,15 @@ def summarize(deltas: np.ndarray, sham: np.ndarray, labels: np.ndarray, flips: n
                         f"p_vs_control_{stratum}": p})
         if k >= t.min_count and p < t.alpha and abs(mean - cmean) >= t.min_effect:
             called.append(stratum)
+            signs[stratum] = "+" if mean >= cmean else "-"
     if row["n_nonzero"] == 0:
         notes.append("all deltas are 0: the model's output did not change")
     if n < t.min_count:
         notes.append(f"only {n} sequences (< min_count {t.min_count})")
     row["called_in"] = ",".join(called)
+    # The sign where the call was made: pooled first, then positives (ablating what a positive
+    # needs raises its loss), then negatives.
+    row["direction"] = next((signs[s] for s in ("pooled", "label1", "label0") if s in signs), "")
     if called:
         row["verdict"] = "effect"
     elif n < t.min_count:
