@@ -28,6 +28,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _names(kind: str) -> str:
+    """Registered plugin names of one kind, for --help (the registry is the list of choices)."""
+    from engine.registry import get_registry
+
+    return ", ".join(get_registry().names(kind))
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         if math.isnan(value):
@@ -56,7 +63,8 @@ def _add_generate(sub) -> None:
     p.add_argument("--pos-share", "--pos_share", type=float, default=None,
                    help="share of sequences given every pos motif when there are 2+ "
                         "(default 0.3 for presence, 0.6 for order and distance)")
-    p.add_argument("--generator-plugin", "--generator_plugin", default="simdna", help="registered generator")
+    p.add_argument("--generator-plugin", "--generator_plugin", default="simdna",
+                   help=f"one of: {_names('generator')} (default simdna)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="generator-specific option")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="dataset.parquet", help="output Parquet file (default dataset.parquet)")
@@ -171,7 +179,8 @@ def _add_train_flags(p, *, single: bool) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     if single:
-        p.add_argument("--model-plugin", "--model_plugin", default="torch-cnn", help="registered model")
+        p.add_argument("--model-plugin", "--model_plugin", default="torch-cnn",
+                       help=f"one of: {_names('model')} (default torch-cnn)")
         p.add_argument("--model-name", "--model_name", default=None, help="run name (default: plugin name)")
         p.add_argument("--out-dir", "--out_dir", default="runs", help="parent of the run directory")
 
@@ -233,7 +242,8 @@ def print_metrics(runs) -> None:
 # -- interpret --------------------------------------------------------------------------------
 def _add_interpret_flags(p) -> None:
     p.add_argument("--motifs", nargs="+", default=None, help="motifs to test (default: all in the dataset)")
-    p.add_argument("--tests", nargs="+", default=None, help="subset of tests (default: all registered)")
+    p.add_argument("--tests", nargs="+", default=None,
+                   help=f"subset of: {_names('perturbation_test')} (default: all)")
     p.add_argument("--num-perturbs", "--num_perturbs", type=int, default=5, help="perturbations per sequence")
     p.add_argument("--mode", default="loss", help="loss (default) or prediction (no labels needed)")
     p.add_argument("--alpha", type=float, default=None, help="verdict: paired p vs sham below this (1e-3)")
@@ -360,7 +370,7 @@ def _add_compare(sub) -> None:
     p = sub.add_parser("compare", help="train and interpret several models side by side, scored against the rule")
     p.add_argument("--data-file", "--data_file", required=True, help="dataset Parquet file")
     p.add_argument("--model-plugin", "--model_plugin", nargs="+", default=None,
-                   help="models to compare (default: all built-in models)")
+                   help=f"models to compare, of: {_names('model')} (default: the three built-ins)")
     p.add_argument("--run", nargs="+", default=[], help="reuse these run directories instead of training")
     _add_interpret_flags(p)
     p.add_argument("--test-sz", "--test_sz", type=float, default=0.1)
@@ -459,7 +469,11 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
-    parser = build_parser()
+    try:
+        parser = build_parser()  # builds the plugin registry (names in --help)
+    except MotifprobeError as exc:
+        err_console.print(f"motifprobe: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
     args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():
