@@ -2,7 +2,8 @@
 
 A plugin is any module or object with functions marked ``@hookimpl`` named after these specs.
 Each hook receives a ``register`` callback built by the host, so the host owns names,
-aliases and duplicate checks, and new keyword arguments never break old plugins.
+aliases and duplicate checks, and new keyword arguments never break old plugins. The author's manual with each contract,
+a minimal plugin and the conformance checks is docs/plugins.md.
 """
 from __future__ import annotations
 
