@@ -71,3 +71,11 @@ def get_motifs(names: list[str]) -> list[Motif]:
             raise unknown("motif", name, library)
         out.append(library[name])
     return out
+
+
+def sample_pwm(pwm: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``n`` instances of a (len, 4) PWM as ``uint8`` codes (n, len)."""
+    cdf = np.cumsum(pwm, axis=1)
+    cdf[:, -1] = 1.0
+    u = rng.random((n, pwm.shape[0]))
+    return (u[:, :, None] >= cdf[None, :, :]).sum(axis=2).astype(np.uint8)

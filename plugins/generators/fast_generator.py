@@ -11,18 +11,10 @@ import pandas as pd
 from engine import hookimpl
 from engine.dataset import Dataset
 from engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec, write_motifs
-from engine.motif_library import get_motifs
+from engine.motif_library import get_motifs, sample_pwm
 from engine.sequences import sample_background
 
 CHUNK = 100_000
-
-
-def sample_pwm(pwm: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``n`` instances of a (len, 4) PWM as ``uint8`` codes (n, len)."""
-    cdf = np.cumsum(pwm, axis=1)
-    cdf[:, -1] = 1.0
-    u = rng.random((n, pwm.shape[0]))
-    return (u[:, :, None] >= cdf[None, :, :]).sum(axis=2).astype(np.uint8)
 
 
 class FastGenerator:

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from engine import GenerationSpec, MotifprobeError, finish_dataset, plan_sites, validate_spec
+from engine import GenerationSpec, MotifprobeError, finish_dataset, plan_sites, sample_pwm, validate_spec
 from engine.motif_library import get_motifs
 
 OPTIONS = {"gc": 0.6, "persistence": 0.2}
@@ -66,14 +66,6 @@ def sample_markov(n: int, length: int, gc: float, persistence: float, rng: np.ra
     source = np.where(keep, 0, np.arange(length)[None, :])
     np.maximum.accumulate(source, axis=1, out=source)
     return np.take_along_axis(fresh, source, axis=1)
-
-
-def sample_pwm(pwm: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``n`` instances of a (len, 4) PWM as ``uint8`` codes (n, len)."""
-    cdf = np.cumsum(pwm, axis=1)
-    cdf[:, -1] = 1.0
-    u = rng.random((n, pwm.shape[0]))
-    return (u[:, :, None] >= cdf[None, :, :]).sum(axis=2).astype(np.uint8)
 
 
 class MarkovGCGenerator:
