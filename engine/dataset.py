@@ -31,6 +31,19 @@ def empty_sites() -> pd.DataFrame:
                          "end": np.zeros(0, np.int64), "strand": np.zeros(0, object)})
 
 
+def first_site_bounds(sites: pd.DataFrame, name: str, num_seqs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of the first listed instance of ``name`` in each of ``num_seqs`` rows; -1 if none.
+
+    A Dataset keeps its sites sorted by (seq, start), so there the first is the leftmost.
+    """
+    start = np.full(num_seqs, -1, dtype=np.int64)
+    end = np.full(num_seqs, -1, dtype=np.int64)
+    rows = sites[sites["name"] == name].drop_duplicates("seq", keep="first")
+    start[rows["seq"].to_numpy()] = rows["start"].to_numpy()
+    end[rows["seq"].to_numpy()] = rows["end"].to_numpy()
+    return start, end
+
+
 @dataclass
 class Dataset:
     """Sequences in memory.
@@ -94,12 +107,7 @@ class Dataset:
 
     def site_bounds(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Start and end of the first instance of ``name`` per sequence (-1 where absent)."""
-        start = np.full(len(self), -1, dtype=np.int64)
-        end = np.full(len(self), -1, dtype=np.int64)
-        rows = self.sites[self.sites["name"] == name].drop_duplicates("seq", keep="first")
-        start[rows["seq"].to_numpy()] = rows["start"].to_numpy()
-        end[rows["seq"].to_numpy()] = rows["end"].to_numpy()
-        return start, end
+        return first_site_bounds(self.sites, name, len(self))
 
     def occupied(self, exclude: tuple[str, ...] = ()) -> np.ndarray:
         """Boolean (N, L) mask of positions covered by a recorded site (bar ``exclude`` names)."""

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import pandas as pd
 
-from engine.dataset import Dataset
+from engine.dataset import Dataset, first_site_bounds
 from engine.errors import MotifprobeError
 from engine.sequences import validate_background
 
@@ -204,15 +204,7 @@ def plan_sites(spec: GenerationSpec, lengths: dict[str, int], num_seqs: int, rng
 
 def compute_labels(sites: pd.DataFrame, num_seqs: int, rule: dict[str, Any]) -> np.ndarray:
     """Apply the planted rule to recorded sites (first instance of each motif) -> 0/1 labels."""
-    def first(name: str) -> tuple[np.ndarray, np.ndarray]:
-        start = np.full(num_seqs, -1, dtype=np.int64)
-        end = np.full(num_seqs, -1, dtype=np.int64)
-        rows = sites[sites["name"] == name].drop_duplicates("seq", keep="first")
-        start[rows["seq"].to_numpy()] = rows["start"].to_numpy()
-        end[rows["seq"].to_numpy()] = rows["end"].to_numpy()
-        return start, end
-
-    bounds = [first(name) for name in rule["pos_motifs"]]
+    bounds = [first_site_bounds(sites, name, num_seqs) for name in rule["pos_motifs"]]
     label = np.ones(num_seqs, dtype=bool)
     for start, _ in bounds:
         label &= start >= 0

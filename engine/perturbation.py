@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from engine.dataset import first_site_bounds
 from engine.perturb import interval_mask, place_windows, sham_windows
 from engine.sequences import sample_background
 
@@ -54,12 +55,7 @@ class TestBatch:
     def bounds(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Start and end (exclusive) of the first instance of ``name`` in each row (-1 if none)."""
         if name not in self._bounds:
-            start = np.full(len(self), -1, dtype=np.int64)
-            end = np.full(len(self), -1, dtype=np.int64)
-            rows = self.sites[self.sites["name"] == name].drop_duplicates("seq", keep="first")
-            start[rows["seq"].to_numpy()] = rows["start"].to_numpy()
-            end[rows["seq"].to_numpy()] = rows["end"].to_numpy()
-            self._bounds[name] = (start, end)
+            self._bounds[name] = first_site_bounds(self.sites, name, len(self))
         return self._bounds[name]
 
     def instance_mask(self, names: tuple[str, ...] | list[str]) -> np.ndarray:
