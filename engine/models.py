@@ -76,12 +76,15 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     return value
 
 
-def resolve_params(factory: Any, given: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``given`` into ``factory.param_defaults``; unknown keys raise, listing valid ones."""
+def resolve_params(factory: Any, given: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    """Merge ``given`` into ``factory.param_defaults``; unknown keys raise, listing valid ones.
+
+    ``name`` (the registered plugin name) is used in the error; default: the class name.
+    """
     defaults = dict(getattr(factory, "param_defaults", {}) or {})
     unknown = sorted(set(given) - set(defaults))
     if unknown:
-        name = getattr(factory, "__name__", str(factory))
+        name = name or getattr(factory, "__name__", str(factory))
         raise MotifprobeError(
             f"unknown parameter(s) {', '.join(unknown)} for model {name}; valid: {', '.join(sorted(defaults)) or '(none)'}")
     return {**defaults, **{k: _coerce(k, v, defaults[k]) for k, v in given.items()}}

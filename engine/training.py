@@ -121,7 +121,7 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
     ignored = [k for k, v in standard.items() if v is not None and k not in defaults and k != "balance"]
     merged = {k: v for k, v in standard.items() if v is not None and k in defaults}
     merged.update(params or {})
-    resolved = resolve_params(entry.factory, merged)
+    resolved = resolve_params(entry.factory, merged, entry.name)
     model = entry.factory(**resolved)
     codes, labels = dataset.codes, dataset.labels
     model.fit(codes[train_idx], labels[train_idx], val=(codes[val_idx], labels[val_idx]), seed=int(seed),

@@ -86,7 +86,7 @@ def test_tampered_model_file_is_a_clear_error(data_file, tmp_path):
     (["--lr", "0"], "lr must be > 0"),
     (["--dropout", "1.0"], "dropout must lie in [0, 1)"),
     (["--model-plugin", "nope"], "unknown model plugin 'nope'"),
-    (["--param", "depth=3"], "unknown parameter(s) depth"),
+    (["--param", "depth=3"], "unknown parameter(s) depth for model sklearn; valid: C, balance"),
     (["--param", "k=abc"], "not a valid int"),
 ])
 def test_bad_train_input(data_file, tmp_path, capsys, args, fragment):
