@@ -78,9 +78,7 @@ def cmd_generate(args) -> int:
     from engine.progress import rich_progress
     from engine.registry import get_registry
 
-    registry = get_registry()
-    if args.generator_plugin not in registry.names("generator"):
-        registry.get("generator", args.generator_plugin)
+    get_registry().get("generator", args.generator_plugin)  # unknown name: fail before any work
     check_writable(args.out)
     with rich_progress(console, f"generating ({args.generator_plugin})") as progress:
         ds = api.generate(args.generator_plugin, seed=args.seed, out=args.out, progress=progress,

@@ -20,7 +20,7 @@ import pandas as pd
 from engine.dataset import Dataset
 from engine.errors import MotifprobeError
 from engine.models import as_model
-from engine.perturbation import PerturbationTest, Scorer, TestBatch, sham_perturb
+from engine.perturbation import PerturbationTest, Scorer, TestBatch, score_change, sham_perturb
 from engine.registry import Registry, get_registry
 from engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
 
@@ -88,12 +88,21 @@ def _eligible(dataset: Dataset, motifs: tuple[str, ...]) -> np.ndarray:
     return np.flatnonzero(ok)
 
 
+def _flip_rate(probs: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """Per sequence, the share of perturbations (n, K, C) whose predicted class differs from the original."""
+    return (probs.argmax(-1) != original.argmax(-1)[:, None]).mean(axis=1)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 class _Runner:
-    def __init__(self, model, dataset: Dataset, *, num_perturbs, seed, scorer, background, registry, progress,
+    def __init__(self, model, dataset: Dataset, *, num_perturbs, seed, scorer, background, registry,
                  batch_size=PREDICT_BLOCK):
         self.model, self.dataset, self.k, self.seed = model, dataset, num_perturbs, seed
         self.batch_size = batch_size
-        self.scorer, self.background, self.registry, self.progress = scorer, background, registry, progress
+        self.scorer, self.background, self.registry = scorer, background, registry
         self.original = None
         self._sham_cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
@@ -119,20 +128,20 @@ class _Runner:
 
     def sham(self, motifs: tuple[str, ...], rows: np.ndarray, task=None) -> tuple[np.ndarray, np.ndarray]:
         """Per-sequence sham deltas and flip rates for ``rows`` (cached per motif set)."""
-        if motifs not in self._sham_cache:
-            rng = np.random.default_rng([self.seed, 0, _stable(*motifs)])
-            deltas, flips = [], []
-            for idx, batch in self._batches(rows, motifs, self.k, 1):
-                probs = self._score_arms({"sham": sham_perturb(batch, rng)})["sham"]
-                orig = self.original_probs()[idx]
-                base = self.scorer.score(orig, batch.labels)
-                deltas.append((self.scorer.score(probs, batch.labels[:, None]) - base[:, None]).mean(axis=1))
-                flips.append((probs.argmax(-1) != orig.argmax(-1)[:, None]).mean(axis=1))
-                if task is not None:
-                    task(len(idx))
-            empty = np.zeros(0)
-            self._sham_cache[motifs] = (np.concatenate(deltas) if deltas else empty,
-                                        np.concatenate(flips) if flips else empty)
+        if motifs in self._sham_cache:
+            if task is not None:
+                task(len(rows))
+            return self._sham_cache[motifs]
+        rng = np.random.default_rng([self.seed, 0, _stable(*motifs)])
+        deltas, flips = [], []
+        for idx, batch in self._batches(rows, motifs, self.k, 1):
+            probs = self._score_arms({"sham": sham_perturb(batch, rng)})["sham"]
+            orig = self.original_probs()[idx]
+            deltas.append(score_change(probs, orig, batch.labels, self.scorer).mean(axis=1))
+            flips.append(_flip_rate(probs, orig))
+            if task is not None:
+                task(len(idx))
+        self._sham_cache[motifs] = (_joined(deltas), _joined(flips))
         return self._sham_cache[motifs]
 
     def run(self, test_name: str, motifs: tuple[str, ...], rows: np.ndarray, task=None):
@@ -153,12 +162,10 @@ class _Runner:
             combine = getattr(test, "deltas", None) or partial(PerturbationTest.deltas, test)
             d = np.asarray(combine(probs, orig, batch, self.scorer), dtype=np.float64)
             deltas.append(np.nanmean(d, axis=1))
-            flips.append((probs[primary].argmax(-1) != orig.argmax(-1)[:, None]).mean(axis=1))
+            flips.append(_flip_rate(probs[primary], orig))
             if task is not None:
                 task(len(idx))
-        empty = np.zeros(0)
-        return (np.concatenate(deltas) if deltas else empty, np.concatenate(flips) if flips else empty,
-                deterministic, k)
+        return _joined(deltas), _joined(flips), deterministic, k
 
 
 def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, tests: list[str] | None = None,
@@ -222,7 +229,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         raise MotifprobeError("some sequences have no label; use mode 'prediction' (--mode prediction)")
     jobs = plan_tests(motifs, tests, registry)
     runner = _Runner(model, dataset, num_perturbs=int(num_perturbs), seed=int(seed), scorer=Scorer(mode),
-                     background=dataset.background, registry=registry, progress=progress, batch_size=int(batch_size))
+                     background=dataset.background, registry=registry, batch_size=int(batch_size))
     rows, delta_frames = [], []
     for test_name, combo in jobs:
         eligible = _eligible(dataset, combo)
@@ -236,7 +243,6 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
                 progress(description=_label, completed=_done[0], total=_total)
 
         task(0)
-        runner.original_probs()
         sham, sham_flips = runner.sham(combo, eligible, task)
         deltas, flips, deterministic, k = runner.run(test_name, combo, eligible, task)
         # float32 model outputs leave ~1e-7 noise; below the tolerance a delta is exactly 0.

@@ -99,6 +99,11 @@ class Scorer:
         return -np.log(np.clip(picked, LOSS_EPS, 1.0))
 
 
+def score_change(perturbed: np.ndarray, original: np.ndarray, labels: np.ndarray, scorer: Scorer) -> np.ndarray:
+    """Per-perturbation delta (n, K): score of ``perturbed`` (n, K, C) minus score of ``original`` (n, C)."""
+    return scorer.score(perturbed, labels[:, None]) - scorer.score(original, labels)[:, None]
+
+
 class PerturbationTest:
     """Base class for perturbation-test plugins (subclassing is optional).
 
@@ -129,8 +134,7 @@ class PerturbationTest:
 
         ``arms`` maps arm names to float64 probabilities (n, K, C); ``original`` is (n, C).
         """
-        base = scorer.score(original, batch.labels)
-        return scorer.score(arms[self.primary_arm], batch.labels[:, None]) - base[:, None]
+        return score_change(arms[self.primary_arm], original, batch.labels, scorer)
 
 
 def sham_perturb(batch: TestBatch, rng: np.random.Generator) -> np.ndarray:

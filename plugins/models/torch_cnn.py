@@ -1,7 +1,9 @@
 """The ``torch-cnn`` model: a small Eraslan et al. (2019) style CNN on one-hot DNA.
 
-Conv1d(4, F, k) -> ReLU -> MaxPool(4) -> Conv1d(F, F, 5) -> ReLU -> global max pool ->
-Dropout -> Linear(F, 2). One-hot input is built per mini-batch from the ``uint8`` codes, so
+Conv1d(4, F, k) -> ReLU -> MaxPool(4) -> Conv1d(F, F, 5) -> ReLU -> MaxPool(pool2) -> flatten ->
+Dropout -> Linear(hidden) -> ReLU -> Linear(2). The positional pooling lets the model see which motif
+comes first; the hidden layer lets it combine motifs non-additively (``pool2=0, hidden=0`` gives the
+position-free global-max-pool variant). One-hot input is built per mini-batch from the ``uint8`` codes, so
 memory stays bounded by the batch size whatever the number of sequences. torch is imported
 only inside functions: importing this module (and the engine) stays cheap.
 """
@@ -104,7 +106,7 @@ def _batch(codes: np.ndarray):
 
 
 class TorchCNN(SequenceModel):
-    """Two-layer 1-D CNN with global max pooling, trained with Adam and cross-entropy.
+    """Two-layer 1-D CNN with a positional readout, trained with Adam and cross-entropy.
 
     Parameters
     ----------
