@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from engine.errors import MotifprobeError
+from motifprobe.engine.errors import MotifprobeError
 
 # Piped output (CI logs, files) would otherwise wrap the wide result tables at 80 columns.
 console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _names(kind: str) -> str:
     """Registered plugin names of one kind, for --help (the registry is the list of choices)."""
-    from engine.registry import get_registry
+    from motifprobe.engine.registry import get_registry
 
     return ", ".join(get_registry().names(kind))
 
@@ -47,7 +47,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 # -- generate ---------------------------------------------------------------------------------
 def _add_generate(sub) -> None:
-    from engine.generation import DEFAULT_BACKGROUND
+    from motifprobe.engine.generation import DEFAULT_BACKGROUND
 
     p = sub.add_parser("generate", help="generate a synthetic dataset with a planted rule")
     p.add_argument("--num-seqs", "--num_seqs", type=int, default=10_000, help="number of sequences (default 10000)")
@@ -72,11 +72,11 @@ def _add_generate(sub) -> None:
 
 
 def cmd_generate(args) -> int:
-    from engine import api
-    from engine.atomic import check_writable
-    from engine.models import parse_param_pairs
-    from engine.progress import rich_progress
-    from engine.registry import get_registry
+    from motifprobe import api
+    from motifprobe.engine.atomic import check_writable
+    from motifprobe.engine.models import parse_param_pairs
+    from motifprobe.engine.progress import rich_progress
+    from motifprobe.engine.registry import get_registry
 
     get_registry().get("generator", args.generator_plugin)  # unknown name: fail before any work
     check_writable(args.out)
@@ -117,7 +117,7 @@ def _add_plugins(sub) -> None:
 
 
 def cmd_plugins(args) -> int:
-    from engine.registry import get_registry
+    from motifprobe.engine.registry import get_registry
 
     registry = get_registry()
     rows = [{"plugin": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
@@ -148,7 +148,7 @@ def _add_export(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from engine.dataset import export_bed, export_fasta, read_dataset
+    from motifprobe.engine.dataset import export_bed, export_fasta, read_dataset
 
     if not args.fasta and not args.bed:
         raise MotifprobeError("give --fasta OUT and/or --bed OUT")
@@ -190,7 +190,7 @@ def _add_train(sub) -> None:
 
 
 def _train_kwargs(args) -> dict:
-    from engine.models import parse_param_pairs
+    from motifprobe.engine.models import parse_param_pairs
 
     return dict(test_sz=args.test_sz, seed=args.seed, balance=args.sampler, epochs=args.epochs, lr=args.lr,
                 dropout=args.dropout, early_stop=args.early_stop, monitor=args.monitor,
@@ -202,8 +202,8 @@ def _epoch_info(info: dict) -> str:
 
 
 def cmd_train(args) -> int:
-    from engine import api
-    from engine.progress import rich_progress
+    from motifprobe import api
+    from motifprobe.engine.progress import rich_progress
 
     ds = api.load_dataset(args.data_file)
     kwargs = _train_kwargs(args)
@@ -269,7 +269,7 @@ def _add_interpret(sub) -> None:
 
 
 def _thresholds(args):
-    from engine.stats import Thresholds
+    from motifprobe.engine.stats import Thresholds
 
     given = {k: getattr(args, k) for k in ("alpha", "min_effect", "min_count") if getattr(args, k) is not None}
     return Thresholds(**given)
@@ -278,10 +278,10 @@ def _thresholds(args):
 def cmd_interpret(args) -> int:
     import pandas as pd
 
-    from engine import api
-    from engine.atomic import atomic_path, check_writable
-    from engine.progress import rich_progress
-    from engine.sequences import validate_background
+    from motifprobe import api
+    from motifprobe.engine.atomic import atomic_path, check_writable
+    from motifprobe.engine.progress import rich_progress
+    from motifprobe.engine.sequences import validate_background
 
     run_dir = args.run or args.model
     if run_dir is None:
@@ -318,7 +318,7 @@ def cmd_interpret(args) -> int:
 
 
 def write_results(table, out: str | Path) -> None:
-    from engine.atomic import atomic_path
+    from motifprobe.engine.atomic import atomic_path
 
     out = Path(out)
     json_path = out.with_suffix(".json")
@@ -386,7 +386,7 @@ def _add_compare(sub) -> None:
 
 
 def _plugin_params(pairs: list[str]) -> dict[str, dict[str, str]]:
-    from engine.models import parse_param_pairs
+    from motifprobe.engine.models import parse_param_pairs
 
     out: dict[str, dict[str, str]] = {}
     for pair in pairs:
@@ -398,8 +398,8 @@ def _plugin_params(pairs: list[str]) -> dict[str, dict[str, str]]:
 
 
 def cmd_compare(args) -> int:
-    from engine import api
-    from engine.progress import rich_progress
+    from motifprobe import api
+    from motifprobe.engine.progress import rich_progress
 
     ds = api.load_dataset(args.data_file)
     with rich_progress(console, "compare") as progress:

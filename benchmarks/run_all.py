@@ -39,7 +39,7 @@ def median_rate(fn, count: int, repeats: int = REPEATS) -> float:
 
 
 def bench_generators(rows):
-    from engine import api
+    from motifprobe import api
 
     sim_n, fast_n = 3000, 200_000
     sim = median_rate(lambda: api.generate("simdna", seed=1, num_seqs=sim_n, motifs=MOTIFS), sim_n)
@@ -56,8 +56,8 @@ def pandas_one_hot(seq: str) -> np.ndarray:
 
 
 def bench_featurization(rows):
-    from engine.kmers import kmer_counts
-    from engine.sequences import decode, one_hot
+    from motifprobe.engine.kmers import kmer_counts
+    from motifprobe.engine.sequences import decode, one_hot
 
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, size=(100_000, 200)).astype(np.uint8)
@@ -74,10 +74,10 @@ def bench_featurization(rows):
 def bench_interpret(rows, params: dict, label: str):
     import torch
 
-    from engine import api
-    from engine.interpret import interpret
-    from engine.perturb import replace_masked
-    from engine.perturbation import TestBatch
+    from motifprobe import api
+    from motifprobe.engine.interpret import interpret
+    from motifprobe.engine.perturb import replace_masked
+    from motifprobe.engine.perturbation import TestBatch
 
     torch.set_num_threads(2)
     ds = api.generate("fast", seed=2, num_seqs=22000, motifs=MOTIFS, gen_type="order")
@@ -98,7 +98,7 @@ def bench_interpret(rows, params: dict, label: str):
                                np.random.default_rng(0)).reshape(-1, sub.seq_length)
     forward = median_rate(lambda: model.predict_proba(perturbed), len(perturbed))
     net = model.net_ if hasattr(model, "net_") else None
-    strings = [s for s in __import__("engine.sequences", fromlist=["decode"]).decode(perturbed[:300])]
+    strings = [s for s in __import__("motifprobe.engine.sequences", fromlist=["decode"]).decode(perturbed[:300])]
 
     def seed_style():
         with torch.inference_mode():

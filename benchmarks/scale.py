@@ -14,7 +14,7 @@ warnings.filterwarnings("ignore")
 
 
 def main() -> None:
-    from engine import api
+    from motifprobe import api
 
     what = sys.argv[1]
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """The Python API: everything the CLI does, as functions.
 
->>> from engine import api
+>>> from motifprobe import api
 >>> ds = api.generate("fast", num_seqs=5000, gen_type="order",
 ...                   motifs=["STAT_known2", "CTCF_known1"], seed=7)
 >>> run = api.train(ds, model_plugin="sklearn", seed=7, out_dir=None)
@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.dataset import Dataset, file_sha256, read_dataset, write_dataset
-from engine.errors import MotifprobeError
-from engine.generation import GenerationSpec
-from engine.interpret import InterpretResult
-from engine.interpret import interpret as _interpret
-from engine.registry import get_registry
-from engine.runs import Run, load_run
-from engine.training import train
+from motifprobe.engine.dataset import Dataset, file_sha256, read_dataset, write_dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.generation import GenerationSpec
+from motifprobe.engine.interpret import InterpretResult
+from motifprobe.engine.interpret import interpret as _interpret
+from motifprobe.engine.registry import get_registry
+from motifprobe.engine.runs import Run, load_run
+from motifprobe.engine.training import train
 
 __all__ = ["generate", "load_dataset", "train", "load_run", "interpret", "compare"]
 
@@ -70,6 +70,6 @@ def interpret(model: Any, dataset: Dataset | str | Path, motifs: list[str] | Non
 
 def compare(*args: Any, **kwargs: Any):
     """Train and interpret several models side by side; see :func:`engine.compare.compare`."""
-    from engine.compare import compare as _compare
+    from motifprobe.engine.compare import compare as _compare
 
     return _compare(*args, **kwargs)

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from engine.errors import MotifprobeError
+from motifprobe.engine.errors import MotifprobeError
 
 # Read once at import (single-threaded): os.umask can only be read by setting it.
 _UMASK = os.umask(0)

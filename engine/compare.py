@@ -10,15 +10,15 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from engine.atomic import atomic_dir
-from engine.dataset import Dataset
-from engine.errors import MotifprobeError
-from engine.interpret import interpret
-from engine.registry import Registry, get_registry
-from engine.runs import Run, load_run
-from engine.scorecard import score
-from engine.stats import Thresholds, benjamini_hochberg, wilcoxon_p, zero_small
-from engine.training import train
+from motifprobe.engine.atomic import atomic_dir
+from motifprobe.engine.dataset import Dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.interpret import interpret
+from motifprobe.engine.registry import Registry, get_registry
+from motifprobe.engine.runs import Run, load_run
+from motifprobe.engine.scorecard import score
+from motifprobe.engine.stats import Thresholds, benjamini_hochberg, wilcoxon_p, zero_small
+from motifprobe.engine.training import train
 
 BUILTIN_MODELS = ("torch-cnn", "sklearn", "xgboost-kmer")
 PAIRWISE_Q = 0.05
@@ -181,7 +181,7 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
         "results": json.loads(result.results.to_json(orient="records"))}, indent=2))
     if not figures:
         return
-    from engine import report
+    from motifprobe.engine import report
 
     figs = {"heatmap": report.heatmap_png(result.results, target / "heatmap.png"),
             "distributions": report.distributions_png(result.deltas, target / "distributions.png"),

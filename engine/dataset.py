@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.atomic import atomic_path
-from engine.errors import MotifprobeError
-from engine.sequences import LETTERS, LOOKUP, decode, encode
+from motifprobe.engine.atomic import atomic_path
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.sequences import LETTERS, LOOKUP, decode, encode
 
 FORMAT_VERSION = 1
 METADATA_KEY = b"motifprobe"
@@ -111,7 +111,7 @@ class Dataset:
 
     def occupied(self, exclude: tuple[str, ...] = ()) -> np.ndarray:
         """Boolean (N, L) mask of positions covered by a recorded site (bar ``exclude`` names)."""
-        from engine.perturb import interval_mask
+        from motifprobe.engine.perturb import interval_mask
 
         sites = self.sites[~self.sites["name"].isin(exclude)] if exclude else self.sites
         return interval_mask(len(self), self.seq_length, sites["seq"].to_numpy(), sites["start"].to_numpy(),

@@ -18,9 +18,9 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import pandas as pd
 
-from engine.dataset import Dataset, first_site_bounds
-from engine.errors import MotifprobeError
-from engine.sequences import validate_background
+from motifprobe.engine.dataset import Dataset, first_site_bounds
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.sequences import validate_background
 
 GEN_TYPES = ("presence", "order", "distance")
 DEFAULT_BACKGROUND = (0.3, 0.2, 0.2, 0.3)

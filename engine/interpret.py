@@ -17,12 +17,12 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from engine.dataset import Dataset
-from engine.errors import MotifprobeError
-from engine.models import as_model
-from engine.perturbation import PerturbationTest, Scorer, TestBatch, score_change, sham_perturb
-from engine.registry import Registry, get_registry
-from engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
+from motifprobe.engine.dataset import Dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.models import as_model
+from motifprobe.engine.perturbation import PerturbationTest, Scorer, TestBatch, score_change, sham_perturb
+from motifprobe.engine.registry import Registry, get_registry
+from motifprobe.engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
 
 MODES = ("loss", "prediction")
 CHUNK_BYTES = 48 * 2**20

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import MotifprobeError
+from motifprobe.engine.errors import MotifprobeError
 
 MAX_K = 8
 CHUNK = 20_000

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.dataset import file_sha256
-from engine.errors import MotifprobeError
+from motifprobe.engine.dataset import file_sha256
+from motifprobe.engine.errors import MotifprobeError
 
 CONFIG = "config.json"
 

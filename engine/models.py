@@ -11,8 +11,8 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from engine.errors import MotifprobeError
-from engine.sequences import one_hot
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.sequences import one_hot
 
 Progress = Callable[..., None]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import MotifprobeError, unknown
+from motifprobe.engine.errors import MotifprobeError, unknown
 
 PSEUDOCOUNT = 0.001
 

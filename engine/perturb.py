@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.sequences import sample_background
+from motifprobe.engine.sequences import sample_background
 
 
 def interval_mask(n: int, length: int, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -15,9 +15,9 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from engine.dataset import first_site_bounds
-from engine.perturb import interval_mask, place_windows, sham_windows
-from engine.sequences import sample_background
+from motifprobe.engine.dataset import first_site_bounds
+from motifprobe.engine.perturb import interval_mask, place_windows, sham_windows
+from motifprobe.engine.sequences import sample_background
 
 LOSS_EPS = 1e-7
 """Probabilities are clipped to [LOSS_EPS, 1] before the log: float32 models can return 0."""

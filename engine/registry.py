@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 import pluggy
 
-from engine import hookspecs
-from engine.errors import MotifprobeError, unknown
+from motifprobe.engine import hookspecs
+from motifprobe.engine.errors import MotifprobeError, unknown
 
 KINDS = ("generator", "model", "perturbation_test")
 _HOOK_FOR_KIND = {
@@ -27,16 +27,16 @@ _HOOK_FOR_KIND = {
     "perturbation_test": "register_perturbation_tests",
 }
 BUILTIN_PLUGINS = {
-    "simdna": "plugins.generators.simdna_generator",
-    "fast": "plugins.generators.fast_generator",
-    "torch-cnn": "plugins.models.torch_cnn",
-    "sklearn": "plugins.models.sklearn_kmer",
-    "xgboost-kmer": "plugins.models.xgboost_kmer",
-    "presence": "plugins.tests.presence",
-    "order": "plugins.tests.order",
-    "distance": "plugins.tests.distance",
-    "interaction": "plugins.tests.interaction",
-    "control": "plugins.tests.control",
+    "simdna": "motifprobe.plugins.generators.simdna_generator",
+    "fast": "motifprobe.plugins.generators.fast_generator",
+    "torch-cnn": "motifprobe.plugins.models.torch_cnn",
+    "sklearn": "motifprobe.plugins.models.sklearn_kmer",
+    "xgboost-kmer": "motifprobe.plugins.models.xgboost_kmer",
+    "presence": "motifprobe.plugins.tests.presence",
+    "order": "motifprobe.plugins.tests.order",
+    "distance": "motifprobe.plugins.tests.distance",
+    "interaction": "motifprobe.plugins.tests.interaction",
+    "control": "motifprobe.plugins.tests.control",
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.atomic import atomic_path
+from motifprobe.engine.atomic import atomic_path
 
 STATUS_COLORS = {"hit": "#9ed39a", "miss": "#ef8a80", "extra": "#ffc878", "decoy false call": "#f6b5c8", "confounded": "#d9d2e9",
                  "correct none": "#e3e3e3", "untestable": "#fff29a"}

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from engine.dataset import Dataset
-from engine.errors import MotifprobeError
-from engine.registry import Registry, get_registry
+from motifprobe.engine.dataset import Dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.registry import Registry, get_registry
 
 MANIFEST = "manifest.json"
 PREDICTIONS = "predictions.parquet"

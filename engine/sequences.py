@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import MotifprobeError
+from motifprobe.engine.errors import MotifprobeError
 
 ALPHABET = "ACGT"
 LETTERS = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)

@@ -1,6 +1,6 @@
 """Conformance checks for plugin authors: call one from your own tests.
 
->>> from engine.testing import check_model
+>>> from motifprobe.engine.testing import check_model
 >>> check_model(MyModel)            # raises AssertionError naming what is wrong
 
 Each check builds small seeded data, exercises the contract (shapes, dtypes, determinism,
@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.dataset import Dataset, read_dataset, write_dataset
-from engine.errors import MotifprobeError
-from engine.generation import GenerationSpec, compute_labels
-from engine.perturbation import Scorer, TestBatch
+from motifprobe.engine.dataset import Dataset, read_dataset, write_dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.generation import GenerationSpec, compute_labels
+from motifprobe.engine.perturbation import Scorer, TestBatch
 
 DEFAULT_MOTIFS = ("STAT_known2", "CTCF_known1")
 
@@ -127,7 +127,7 @@ def check_perturbation_test(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_M
                             num_perturbs: int = 3) -> dict:
     """Check a perturbation test: arms are uint8 (n, K, L) over 0..3, same RNG seed gives the same
     perturbations, inputs are not modified, and ``deltas`` returns finite float64 (n, K)."""
-    from plugins.generators.fast_generator import FastGenerator  # noqa: PLC0415 - reference data
+    from motifprobe.plugins.generators.fast_generator import FastGenerator  # noqa: PLC0415 - reference data
 
     test = factory()
     n_motifs = int(getattr(test, "n_motifs", 1))

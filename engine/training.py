@@ -9,13 +9,13 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from engine.atomic import atomic_dir
-from engine.dataset import Dataset
-from engine.errors import MotifprobeError
-from engine.metrics import classification_metrics
-from engine.models import resolve_params
-from engine.registry import Registry, get_registry
-from engine.runs import MANIFEST, MODEL_DIR, PREDICTIONS, RUN_FORMAT_VERSION, Run
+from motifprobe.engine.atomic import atomic_dir
+from motifprobe.engine.dataset import Dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.metrics import classification_metrics
+from motifprobe.engine.models import resolve_params
+from motifprobe.engine.registry import Registry, get_registry
+from motifprobe.engine.runs import MANIFEST, MODEL_DIR, PREDICTIONS, RUN_FORMAT_VERSION, Run
 
 BALANCE_BELOW = 0.4
 """``balance='auto'`` turns class weighting on when the minority class is under this share."""

@@ -20,7 +20,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
-from engine import api  # noqa: E402
+from motifprobe import api  # noqa: E402
 
 POS, DECOY = ["STAT_known2", "CTCF_known1"], "GATA_known1"
 COLUMNS = [("presence", "STAT_known2"), ("presence", "CTCF_known1"), ("order", "STAT_known2+CTCF_known1"),

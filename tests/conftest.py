@@ -12,7 +12,7 @@ POS = ["STAT_known2", "CTCF_known1"]
 
 
 def make(gen_type: str, num_seqs: int = 2000, generator: str = "fast", seed: int = 3, **kw):
-    from engine import api
+    from motifprobe import api
 
     spec = dict(num_seqs=num_seqs, seq_length=200, gen_type=gen_type, motifs=MOTIFS, pos_motifs=POS,
                 min_dist=5, max_dist=25)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
+from motifprobe.cli import main
 
 SEED_GENERATE = ["generate", "--num_seqs", "300", "--seq_length", "200", "--gen_type", "order",
                  "--background_dist", "0.3", "0.2", "0.2", "0.3", "--motifs", "STAT_known2", "CTCF_known1",

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import hookimpl
-from engine.compare import compare, pairwise_tests
-from engine.registry import Registry
-from engine.scorecard import expected_tests, score
+from motifprobe import hookimpl
+from motifprobe.engine.compare import compare, pairwise_tests
+from motifprobe.engine.registry import Registry
+from motifprobe.engine.scorecard import expected_tests, score
 from toy_models import KmerLinearModel, OrderModel
 
 A, B, D = "STAT_known2", "CTCF_known1", "GATA_known1"
@@ -156,7 +156,7 @@ def test_compare_is_deterministic_and_models_see_the_same_perturbations(toy_comp
 
 
 def test_existing_output_directory_is_refused(toy_compare, order_ds):
-    from engine.errors import MotifprobeError
+    from motifprobe.engine.errors import MotifprobeError
 
     _, out, registry = toy_compare
     with pytest.raises(MotifprobeError, match="--overwrite"):

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.dataset import export_bed, export_fasta, read_dataset, write_dataset
-from engine.errors import MotifprobeError
-from engine.sequences import decode, encode, one_hot
+from motifprobe.engine.dataset import export_bed, export_fasta, read_dataset, write_dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.sequences import decode, encode, one_hot
 
 
 def test_parquet_round_trip_keeps_everything(order_ds, tmp_path):

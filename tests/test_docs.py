@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import hookspecs
-from engine.registry import Registry
-from engine.testing import check_perturbation_test
+from motifprobe.engine import hookspecs
+from motifprobe.engine.registry import Registry
+from motifprobe.engine.testing import check_perturbation_test
 
 ROOT = Path(__file__).resolve().parent.parent
 MANUAL = ROOT / "docs" / "plugins.md"

@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import chi2_contingency, ks_2samp
 
 from conftest import make
-from engine.motif_library import load_encode_motifs
+from motifprobe.engine.motif_library import load_encode_motifs
 
 N = 2500
 

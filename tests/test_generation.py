@@ -6,8 +6,8 @@ import pytest
 from scipy.stats import chisquare
 
 from conftest import MOTIFS, make
-from engine.errors import MotifprobeError
-from engine.motif_library import load_encode_motifs
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.motif_library import load_encode_motifs
 
 
 def first_site(ds, name):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.errors import MotifprobeError
-from engine.interpret import interpret
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.interpret import interpret
 from toy_models import KmerLinearModel, OrderModel, PresenceModel, RandomConvModel
 
 A, B, DECOY = "STAT_known2", "CTCF_known1", "GATA_known1"
@@ -66,7 +66,7 @@ def test_same_seed_same_table_other_seed_other_perturbations(order_ds):
 
 
 def test_plain_callable_on_one_hot_works(presence_ds):
-    from engine.models import CallableModel
+    from motifprobe.engine.models import CallableModel
 
     toy = PresenceModel(A)
     fn = lambda onehot: toy.predict_proba(onehot.argmax(axis=1).astype(np.uint8))[:, 1]  # noqa: E731

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.kmers import kmer_counts, kmer_names
-from engine.registry import Registry
-from engine.testing import check_model
+from motifprobe.engine.kmers import kmer_counts, kmer_names
+from motifprobe.engine.registry import Registry
+from motifprobe.engine.testing import check_model
 
 
 @pytest.mark.parametrize("k", [1, 3, 5])

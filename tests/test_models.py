@@ -13,11 +13,11 @@ import sys
 import numpy as np
 import pytest
 
-from engine.errors import MotifprobeError
-from plugins.models import sklearn_kmer as sk_module
-from plugins.models.sklearn_kmer import SklearnKmer, kmer_features
-from plugins.models.torch_cnn import TorchCNN, epoch_indices
-from plugins.models.xgboost_kmer import XGBoostKmer, balanced_weights
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.plugins.models import sklearn_kmer as sk_module
+from motifprobe.plugins.models.sklearn_kmer import SklearnKmer, kmer_features
+from motifprobe.plugins.models.torch_cnn import TorchCNN, epoch_indices
+from motifprobe.plugins.models.xgboost_kmer import XGBoostKmer, balanced_weights
 
 MOTIF = np.array([3, 2, 0, 1, 2, 3, 1, 0], dtype=np.uint8)  # TGACGTCA
 LENGTH = 60
@@ -224,7 +224,7 @@ def test_kmer_features_match_direct_counts(data, monkeypatch):
 
 
 def test_registration():
-    from plugins.models import sklearn_kmer, torch_cnn, xgboost_kmer
+    from motifprobe.plugins.models import sklearn_kmer, torch_cnn, xgboost_kmer
 
     seen = {}
     for module in (torch_cnn, sklearn_kmer, xgboost_kmer):
@@ -234,7 +234,7 @@ def test_registration():
 
 
 def test_plugin_modules_import_lazily():
-    code = ("import sys; import plugins.models.torch_cnn, plugins.models.sklearn_kmer, plugins.models.xgboost_kmer; "
+    code = ("import sys; import motifprobe.plugins.models.torch_cnn, motifprobe.plugins.models.sklearn_kmer, motifprobe.plugins.models.xgboost_kmer; "
             "heavy = [m for m in ('torch', 'sklearn', 'xgboost', 'skops', 'safetensors') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

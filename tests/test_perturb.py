@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from scipy.stats import chisquare
 
-from engine.perturb import (free_starts, interval_mask, pick_starts, place_windows, relocate_pair, replace_masked,
+from motifprobe.engine.perturb import (free_starts, interval_mask, pick_starts, place_windows, relocate_pair, replace_masked,
                             sham_windows, swap_segments)
-from engine.perturbation import TestBatch as Batch  # aliased: pytest would try to collect Test*
-from engine.perturbation import sham_perturb
+from motifprobe.engine.perturbation import TestBatch as Batch  # aliased: pytest would try to collect Test*
+from motifprobe.engine.perturbation import sham_perturb
 
 N, L = 200, 80
 SKEWED = np.array([0.1, 0.2, 0.3, 0.4])

@@ -7,11 +7,11 @@ import textwrap
 
 import pytest
 
-from engine.errors import MotifprobeError
-from engine.registry import PluginLoadWarning, Registry
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.registry import PluginLoadWarning, Registry
 
 GOOD = '''
-from engine import hookimpl
+from motifprobe import hookimpl
 
 class Echo:
     param_defaults = {}
@@ -22,7 +22,7 @@ def register_models(register):
 '''
 BROKEN = "raise ImportError('this plugin is broken on purpose')\n"
 DUPLICATE = '''
-from engine import hookimpl
+from motifprobe import hookimpl
 
 @hookimpl
 def register_models(register):
@@ -108,7 +108,7 @@ def test_unknown_name_lists_the_registered_ones():
 
 
 MISSPELLED = '''
-from engine import hookimpl
+from motifprobe import hookimpl
 
 @hookimpl
 def register_model(register):

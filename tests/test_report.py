@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import report
+from motifprobe.engine import report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MODELS = ["torch-cnn", "sklearn", "xgboost-kmer"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from engine.stats import (Thresholds, benjamini_hochberg, bootstrap_ci, rank_biserial, summarize, wilcoxon_p,
+from motifprobe.engine.stats import (Thresholds, benjamini_hochberg, bootstrap_ci, rank_biserial, summarize, wilcoxon_p,
                           zero_small)
 
 # ---------------------------------------------------------------- wilcoxon_p

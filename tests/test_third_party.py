@@ -19,11 +19,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import cli
-from engine.errors import MotifprobeError
-from engine.registry import Registry, reset_registry
-from engine.runs import load_run
-from engine.testing import check_generator, check_model, check_perturbation_test
+from motifprobe import cli
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.registry import Registry, reset_registry
+from motifprobe.engine.runs import load_run
+from motifprobe.engine.testing import check_generator, check_model, check_perturbation_test
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIR = ROOT / "examples" / "motifprobe-example-plugin"
@@ -34,7 +34,7 @@ EXAMPLE_NAMES = {"generator": "markov-gc", "model": "example-kmer-nb", "perturba
 BUILTIN_TESTS = ["presence", "order", "distance", "interaction", "control"]
 ENV_VARS = ("MOTIFPROBE_LOAD_PLUGINS", "MOTIFPROBE_DISABLE_PLUGINS", "MOTIFPROBE_STRICT_PLUGINS")
 # Imports the example may make: motifprobe's public API and documented helpers, numpy, the stdlib.
-ALLOWED_IMPORTS = {"engine", "engine.testing", "engine.kmers", "engine.motif_library", "numpy",
+ALLOWED_IMPORTS = {"motifprobe", "motifprobe.engine.testing", "numpy",
                    "__future__", "dataclasses", "json", "math", "pathlib", "typing"}
 
 
@@ -152,7 +152,7 @@ def test_builtin_perturbation_tests_conform(clean_env, name):
 def test_orientation_reverse_complements_the_first_instance_only():
     import numpy as np
 
-    from engine import TestBatch, decode, encode
+    from motifprobe import TestBatch, decode, encode
     from motifprobe_example_plugin import OrientationTest
 
     codes = encode(["AACCGTTAAACCG", "GGGGAAAACCCCT"])
@@ -243,7 +243,7 @@ def trained(tmp_path_factory):
 
 def test_end_to_end_with_the_example_plugin(trained, clean_env):
     tmp, data, run_dir = trained
-    from engine.dataset import read_dataset
+    from motifprobe.engine.dataset import read_dataset
 
     ds = read_dataset(data)
     assert ds.metadata["generator"] == "markov-gc" and len(ds) == 400

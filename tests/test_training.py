@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cli import main
-from engine import api
-from engine.dataset import write_dataset
-from engine.errors import MotifprobeError
-from engine.runs import load_run
-from engine.training import resolve_balance, split_indices
+from motifprobe.cli import main
+from motifprobe import api
+from motifprobe.engine.dataset import write_dataset
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.runs import load_run
+from motifprobe.engine.training import resolve_balance, split_indices
 
 
 @pytest.fixture(scope="module")

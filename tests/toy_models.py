@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.kmers import kmer_counts
-from engine.motif_library import load_encode_motifs
+from motifprobe.engine.kmers import kmer_counts
+from motifprobe.engine.motif_library import load_encode_motifs
 
 
 def _sigmoid(x):

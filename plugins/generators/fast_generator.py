@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine import hookimpl
-from engine.dataset import Dataset
-from engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec, write_motifs
-from engine.motif_library import get_motifs, sample_pwm
-from engine.sequences import sample_background
+from motifprobe import hookimpl
+from motifprobe.engine.dataset import Dataset
+from motifprobe.engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec, write_motifs
+from motifprobe.engine.motif_library import get_motifs, sample_pwm
+from motifprobe.engine.sequences import sample_background
 
 CHUNK = 100_000
 

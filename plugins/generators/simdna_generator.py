@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import hookimpl
-from engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec
-from engine.motif_library import get_motifs
-from engine.sequences import encode
+from motifprobe import hookimpl
+from motifprobe.engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec
+from motifprobe.engine.motif_library import get_motifs
+from motifprobe.engine.sequences import encode
 
 PROGRESS_EVERY = 1000
 

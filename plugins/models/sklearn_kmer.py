@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from engine import hookimpl
-from engine.errors import MotifprobeError, unknown
-from engine.kmers import check_k, chunk_rows, kmer_features
-from engine.model_files import first_line, read_model_config, write_model_config
-from engine.models import SequenceModel, expand_proba
+from motifprobe import hookimpl
+from motifprobe.engine.errors import MotifprobeError, unknown
+from motifprobe.engine.kmers import check_k, chunk_rows, kmer_features
+from motifprobe.engine.model_files import first_line, read_model_config, write_model_config
+from motifprobe.engine.models import SequenceModel, expand_proba
 
 ESTIMATORS = ("logistic_regression", "random_forest", "gradient_boosting", "naive_bayes")
 MODEL_FILE = "model.skops"

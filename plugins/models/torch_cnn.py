@@ -16,12 +16,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from engine import hookimpl
-from engine.errors import MotifprobeError
-from engine.metrics import auroc
-from engine.models import SequenceModel
-from engine.sequences import one_hot
-from engine.model_files import first_line, read_model_config, write_model_config
+from motifprobe import hookimpl
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.metrics import auroc
+from motifprobe.engine.models import SequenceModel
+from motifprobe.engine.sequences import one_hot
+from motifprobe.engine.model_files import first_line, read_model_config, write_model_config
 
 WEIGHTS = "model.safetensors"
 MONITORS = ("auroc", "accuracy", "loss")

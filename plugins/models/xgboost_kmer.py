@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from engine import hookimpl
-from engine.errors import MotifprobeError
-from engine.kmers import check_k, chunk_rows, kmer_features
-from engine.model_files import read_model_config, write_model_config
-from engine.models import SequenceModel, expand_proba
+from motifprobe import hookimpl
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.kmers import check_k, chunk_rows, kmer_features
+from motifprobe.engine.model_files import read_model_config, write_model_config
+from motifprobe.engine.models import SequenceModel, expand_proba
 
 MODEL_FILE = "model.ubj"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import hookimpl
-from engine.perturbation import PerturbationTest, TestBatch, sham_perturb
+from motifprobe import hookimpl
+from motifprobe.engine.perturbation import PerturbationTest, TestBatch, sham_perturb
 
 
 class ControlTest(PerturbationTest):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import hookimpl
-from engine.perturb import replace_masked
-from engine.perturbation import LOSS_EPS, PerturbationTest, Scorer, TestBatch
-from engine.sequences import sample_background
+from motifprobe import hookimpl
+from motifprobe.engine.perturb import replace_masked
+from motifprobe.engine.perturbation import LOSS_EPS, PerturbationTest, Scorer, TestBatch
+from motifprobe.engine.sequences import sample_background
 
 
 class InteractionTest(PerturbationTest):

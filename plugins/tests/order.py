@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import hookimpl
-from engine.perturb import swap_segments
-from engine.perturbation import PerturbationTest, TestBatch
+from motifprobe import hookimpl
+from motifprobe.engine.perturb import swap_segments
+from motifprobe.engine.perturbation import PerturbationTest, TestBatch
 
 
 class OrderTest(PerturbationTest):

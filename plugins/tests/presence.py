@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import hookimpl
-from engine.perturb import replace_masked
-from engine.perturbation import PerturbationTest, TestBatch
+from motifprobe import hookimpl
+from motifprobe.engine.perturb import replace_masked
+from motifprobe.engine.perturbation import PerturbationTest, TestBatch
 
 
 class PresenceTest(PerturbationTest):

@@ -6,7 +6,7 @@ functions below by name. Each hook gets a ``register(name, factory, *, aliases=(
 """
 from __future__ import annotations
 
-from engine import hookimpl
+from motifprobe import hookimpl
 
 from .generator import MarkovGCGenerator
 from .model import KmerNaiveBayes

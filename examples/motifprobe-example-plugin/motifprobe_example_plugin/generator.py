@@ -21,8 +21,8 @@ import dataclasses
 
 import numpy as np
 
-from engine import GenerationSpec, MotifprobeError, finish_dataset, plan_sites, sample_pwm, validate_spec
-from engine.motif_library import get_motifs
+from motifprobe import GenerationSpec, MotifprobeError, finish_dataset, plan_sites, sample_pwm, validate_spec
+from motifprobe import get_motifs
 
 OPTIONS = {"gc": 0.6, "persistence": 0.2}
 CHUNK = 50_000

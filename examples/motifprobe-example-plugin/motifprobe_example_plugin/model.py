@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import MotifprobeError, SequenceModel
-from engine.kmers import kmer_counts
+from motifprobe import MotifprobeError, SequenceModel
+from motifprobe import kmer_counts
 
 FORMAT = "motifprobe-example-kmer-nb"
 FORMAT_VERSION = 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import PerturbationTest, TestBatch
+from motifprobe import PerturbationTest, TestBatch
 
 
 def reverse_complement_segment(codes: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
