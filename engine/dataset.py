@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,8 @@ class Dataset:
 
     @property
     def rule(self) -> dict | None:
-        """The planted rule (``gen_type``, ``pos_motifs``, ``min_dist``, ``max_dist``) if known."""
+        """The planted rule's metadata (``name``, ``pos_motifs``, ``params``) if known; see
+        :func:`motifprobe.engine.rules.rule_from_dict` for the object."""
         return self.metadata.get("rule")
 
     def site_bounds(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +205,99 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+STRANDS = ("+", "-", ".")
+OPTIONAL_METADATA = {"generator": (str, "a string"), "parameters": (dict, "a JSON object"),
+                     "seed": (int, "a non-negative integer")}
+
+
+def _show(value, limit: int = 60) -> str:
+    """A value for an error message: JSON-like, on one line, shortened."""
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_text(kind) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _no_duplicate_keys(pairs: list) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise _DuplicateKey(twice)
+    return dict(pairs)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _read_metadata(schema_metadata: dict | None, path: Path) -> dict:
+    """Parse and check the ``motifprobe`` metadata JSON; returns it without ``format_version``."""
+    where = f"data file {str(path)!r}: metadata key 'motifprobe'"
+    meta_raw = (schema_metadata or {}).get(METADATA_KEY)
+    if not meta_raw:
+        return {}
+    try:
+        metadata = json.loads(meta_raw, object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKey as exc:
+        raise MotifprobeError(f"{where} lists the key {_show(exc.args[0])} twice; each key may appear once") from None
+    except (ValueError, RecursionError):  # JSONDecodeError, invalid UTF-8, absurd nesting
+        raise MotifprobeError(f"{where} is not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise MotifprobeError(f"{where} must be a JSON object, got {_show(metadata)}")
+    version = metadata.pop("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise MotifprobeError(f"{where}: format_version {_show(version)} is not allowed; "
+                              f"allowed: an integer from 1 to {FORMAT_VERSION}")
+    if version > FORMAT_VERSION:
+        raise MotifprobeError(
+            f"data file {str(path)!r} has format version {version}; this motifprobe reads up to {FORMAT_VERSION}")
+    for key, (kind, allowed) in OPTIONAL_METADATA.items():
+        value = metadata.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)
+                                  or (key == "seed" and value < 0)):
+            raise MotifprobeError(f"{where}: {key} {_show(value)} is not allowed; allowed: {allowed} (or absent)")
+    background = metadata.get("background")
+    if background is not None:
+        allowed = "4 finite non-negative numbers (A C G T) summing to 1 (± 1e-6), or absent"
+        if not isinstance(background, list) or len(background) != 4 or not all(
+                _finite_non_negative(x) for x in background) or abs(math.fsum(background) - 1.0) > 1e-6:
+            raise MotifprobeError(f"{where}: background {_show(background)} is not allowed; allowed: {allowed}")
+    # The planted rule is checked once the sites are read (its motifs must be in the data).
+    return metadata
+
+
+def _finite_non_negative(x) -> bool:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(x)) and x >= 0
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _read_labels(column, ids: np.ndarray, path: Path) -> np.ndarray:
+    """Labels as int64, -1 where null; any value other than 0, 1 or null is refused."""
+    import pyarrow.compute as pc
+
+    valid = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False))
+    bad = valid & (values != 0) & (values != 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise MotifprobeError(
+            f"data file {str(path)!r}: sequence {_show(ids[row])} has label {int(values[row])}; "
+            f"allowed: 0, 1 or empty (null) for unlabelled ({int(bad.sum())} bad label(s) in all)")
+    return np.where(valid, values, -1).astype(np.int64)
+
+
 def read_dataset(path: str | Path) -> Dataset:
     """Read and validate a dataset file.
 
@@ -210,7 +305,10 @@ def read_dataset(path: str | Path) -> Dataset:
     ------
     MotifprobeError
         For a missing or unreadable file, a non-Parquet file, missing or mistyped columns,
-        non-ACGT characters, unequal lengths, or motif sites outside their sequence.
+        non-ACGT characters, unequal lengths, labels other than 0, 1 or null, motif sites
+        outside their sequence or with a strand other than +, - or ., and metadata of the
+        wrong shape (not a JSON object, a non-integer format version or seed, a background
+        that is not 4 finite non-negative numbers summing to 1).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -242,32 +340,32 @@ def read_dataset(path: str | Path) -> Dataset:
         if not ok:
             raise MotifprobeError(f"data file {str(path)!r}: column {column!r} has type {schema.field(column).type}")
     site_type = schema.field("motifs").type.value_type
-    if not pa.types.is_struct(site_type) or {f.name for f in site_type} < {"name", "start", "end", "strand"}:
+    if not pa.types.is_struct(site_type) or not {f.name for f in site_type} >= {"name", "start", "end", "strand"}:
         raise MotifprobeError(f"data file {str(path)!r}: column 'motifs' must be a list of struct(name, start, end, strand)")
-    meta_raw = (schema.metadata or {}).get(METADATA_KEY)
-    try:
-        metadata = json.loads(meta_raw) if meta_raw else {}
-    except json.JSONDecodeError:
-        raise MotifprobeError(f"data file {str(path)!r}: metadata key 'motifprobe' is not valid JSON") from None
-    if metadata.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
-        raise MotifprobeError(
-            f"data file {str(path)!r} has format version {metadata['format_version']}; this motifprobe reads up to {FORMAT_VERSION}")
-    metadata.pop("format_version", None)
+    for name, is_type, kind in (("name", _is_text, "string"), ("start", pa.types.is_integer, "integer"),
+                                ("end", pa.types.is_integer, "integer"), ("strand", _is_text, "string")):
+        if not is_type(site_type.field(name).type):
+            raise MotifprobeError(f"data file {str(path)!r}: motif site field {name!r} has type "
+                                  f"{site_type.field(name).type}; expected {kind}")
+    metadata = _read_metadata(schema.metadata, path)
 
     ids = np.asarray(table.column("id").to_pylist(), dtype=object)
     if len(ids) == 0:
         raise MotifprobeError(f"data file {str(path)!r} has no rows")
-    if pd.Series(ids).isna().any() or len(pd.unique(ids)) != len(ids):
+    if pd.Series(ids).isna().any() or (ids == "").any() or len(pd.unique(ids)) != len(ids):
         raise MotifprobeError(f"data file {str(path)!r}: column 'id' must be unique and non-empty")
     try:
         codes = _sequence_codes(table.column("sequence"), ids)
     except MotifprobeError as exc:
         raise MotifprobeError(f"data file {str(path)!r}: {exc}") from None
-    label_col = table.column("label")
-    labels = np.asarray(pc.fill_null(label_col, -1).to_numpy(), dtype=np.int64)
+    labels = _read_labels(table.column("label"), ids, path)
 
     motifs = table.column("motifs").combine_chunks()
     flat = pc.list_flatten(motifs)
+    empty = [f for f in ("name", "start", "end", "strand") if flat.null_count or flat.field(f).null_count]
+    if empty:
+        raise MotifprobeError(f"data file {str(path)!r}: motif site field(s) {', '.join(empty)} have empty (null) "
+                              "values; every site needs a name, start, end and strand")
     parents = pc.list_parent_indices(motifs).to_numpy()
     sites = pd.DataFrame({
         "seq": np.asarray(parents, dtype=np.int64),
@@ -277,12 +375,27 @@ def read_dataset(path: str | Path) -> Dataset:
         "end": np.asarray(flat.field("end").to_numpy(zero_copy_only=False), dtype=np.int64),
         "strand": flat.field("strand").dictionary_encode().to_pandas().astype(object).to_numpy(),
     })
+    bad_strand = ~sites["strand"].isin(STRANDS)
+    if bad_strand.any():
+        row = sites[bad_strand].iloc[0]
+        raise MotifprobeError(
+            f"data file {str(path)!r}: motif {_show(row['name'])} in sequence {_show(ids[row['seq']])} has strand "
+            f"{_show(row['strand'])}; allowed: {', '.join(STRANDS)}")
     bad = (sites["start"] < 0) | (sites["end"] > codes.shape[1]) | (sites["start"] >= sites["end"])
     if bad.any():
         row = sites[bad].iloc[0]
         raise MotifprobeError(
             f"data file {str(path)!r}: motif {row['name']} in sequence {ids[row['seq']]} has start {row['start']}, "
             f"end {row['end']}, outside 0..{codes.shape[1]} (0-based, end exclusive)")
+    if metadata.get("rule") is not None:
+        from motifprobe.engine.rules import rule_from_dict
+
+        try:
+            declared = (metadata.get("parameters") or {}).get("motifs") or []
+            known = set(pd.unique(sites["name"])) | {m for m in declared if isinstance(m, str)}
+            rule_from_dict(metadata["rule"], motifs=sorted(known))
+        except MotifprobeError as exc:
+            raise MotifprobeError(f"data file {str(path)!r}: planted rule: {exc}") from None
     return Dataset(ids, codes, labels, sites, metadata, path, file_sha256(path))
 
 
@@ -290,7 +403,7 @@ def read_dataset(path: str | Path) -> Dataset:
 def export_fasta(dataset: Dataset, path: str | Path) -> Path:
     """Write sequences as FASTA, header ``>id label=N``."""
     lines = [f">{i} label={l}\n{s}\n" for i, l, s in zip(dataset.ids, dataset.labels, decode(dataset.codes))]
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs=[dataset.path]) as tmp:
         tmp.write_text("".join(lines))
     return Path(path)
 
@@ -300,6 +413,6 @@ def export_bed(dataset: Dataset, path: str | Path) -> Path:
     s = dataset.sites
     lines = [f"{dataset.ids[q]}\t{a}\t{b}\t{n}\t0\t{st}\n"
              for q, n, a, b, st in zip(s["seq"], s["name"], s["start"], s["end"], s["strand"])]
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs=[dataset.path]) as tmp:
         tmp.write_text("".join(lines))
     return Path(path)

@@ -28,8 +28,9 @@ def register_generators(register: Register) -> None:
     ----------
     register : callable
         ``register(name, factory, *, aliases=())``. ``factory()`` returns an object with
-        ``generate(spec, *, seed, progress=None) -> engine.dataset.Dataset``
-        (see ``engine.generation.Generator``).
+        ``motif_lengths(names)`` and ``generate(spec, *, seed, progress=None) -> motifprobe.Dataset``
+        (see ``motifprobe.engine.generation.Generator``). The factory's declared ``parameters``
+        (``generate --param KEY=VALUE``) reach ``generate`` checked and coerced, as ``spec.options``.
     """
 
 
@@ -40,10 +41,11 @@ def register_models(register: Register) -> None:
     Parameters
     ----------
     register : callable
-        ``register(name, factory, *, aliases=())``. ``factory(**params)`` returns an
-        ``engine.models.SequenceModel``: ``fit(codes, labels, *, val=None, seed=None,
+        ``register(name, factory, *, aliases=())``. ``factory(**params)`` returns a
+        ``motifprobe.SequenceModel``: ``fit(codes, labels, *, val=None, seed=None,
         progress=None)``, ``predict_proba(codes)``, ``save(dir)`` and the classmethod
-        ``load(dir)``. The factory's ``param_defaults`` dict lists the accepted ``--param`` keys.
+        ``load(dir)``. The factory's ``parameters`` (``motifprobe.Param``) are the accepted
+        ``--param`` keys.
     """
 
 
@@ -55,7 +57,23 @@ def register_perturbation_tests(register: Register) -> None:
     ----------
     register : callable
         ``register(name, factory, *, aliases=())``. ``factory()`` returns an
-        ``engine.perturbation.PerturbationTest``: ``n_motifs``, ``deterministic``,
-        ``perturb(batch, rng)`` returning named arms of perturbed codes, and optionally
-        ``deltas(...)`` to combine arm scores into one value per sequence.
+        ``motifprobe.PerturbationTest``: ``n_motifs``, ``feature`` (what it probes, from
+        ``motifprobe.engine.features.FEATURES``), ``deterministic``, ``perturb(batch, rng)``
+        returning named arms of perturbed codes, and optionally ``deltas(...)`` to combine arm
+        scores into one value per sequence. ``factory(**params)`` takes the test's declared
+        ``parameters`` (``--test-param TEST:KEY=VALUE``).
+    """
+
+
+@hookspec
+def register_rules(register: Register) -> None:
+    """Register planted rules (the grammar a generated dataset's labels follow).
+
+    Parameters
+    ----------
+    register : callable
+        ``register(name, factory, *, aliases=())``. ``factory(pos_motifs, **params)`` returns
+        a ``motifprobe.Rule``: it validates its parameters and motifs, lays out sites so both
+        classes are well represented (``plan``), labels each sequence from its planted sites
+        (``labels``) and says what interpretation should find (``expects(feature, motifs)``).
     """

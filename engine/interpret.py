@@ -9,6 +9,7 @@ models interpreted with the same seed see the same perturbed sequences.
 from __future__ import annotations
 
 import itertools
+import json
 import zlib
 from functools import partial
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ import pandas as pd
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.models import as_model
+from motifprobe.engine.params import declared_params, resolve
 from motifprobe.engine.perturbation import PerturbationTest, Scorer, TestBatch, score_change, sham_perturb
 from motifprobe.engine.registry import Registry, get_registry
+from motifprobe.engine.seeds import check_seed
 from motifprobe.engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
 
 MODES = ("loss", "prediction")
@@ -58,23 +61,47 @@ def predict(model: Any, codes: np.ndarray, block: int = PREDICT_BLOCK) -> np.nda
     return np.concatenate(out) if out else np.zeros((0, 2))
 
 
-def plan_tests(motifs: list[str], tests: list[str] | None, registry: Registry) -> list[tuple[str, tuple[str, ...]]]:
-    """Expand test names into (test, motifs) jobs: one-motif tests per motif, pair tests per pair."""
+def plan_tests(motifs: list[str], tests: list[str] | None, registry: Registry,
+               test_params: dict[str, dict[str, Any]] | None = None) -> list[tuple[str, tuple[str, ...], dict[str, Any]]]:
+    """Expand test names into (test, motifs, params) jobs: an ``n_motifs`` test runs once per
+    combination of ``n_motifs`` of the motifs. ``test_params`` (``{test: {key: value}}``) are
+    checked against each test's declared parameters before any work starts."""
     explicit = tests is not None
     names = list(tests) if explicit else registry.names("perturbation_test")
+    given = dict(test_params or {})
+    canonical = {}
+    for key in given:
+        entry = registry.get("perturbation_test", key)
+        if entry.name not in [registry.get("perturbation_test", n).name for n in names]:
+            raise MotifprobeError(f"--test-param for test {key!r}, which is not among the tests run "
+                                  f"({', '.join(names)})")
+        canonical[entry.name] = given[key]
     jobs = []
     for name in names:
         entry = registry.get("perturbation_test", name)
-        n_motifs = int(getattr(entry.factory(), "n_motifs", 1))
-        if n_motifs == 2 and len(motifs) < 2:
+        params = resolve(declared_params(entry.factory), canonical.get(entry.name), f"perturbation test {entry.name!r}")
+        n_motifs = getattr(make_test(registry, entry.name, params), "n_motifs", 1)
+        if isinstance(n_motifs, bool) or not isinstance(n_motifs, int) or n_motifs < 1:
+            raise MotifprobeError(f"test {entry.name!r} (plugin {entry.plugin}, {entry.distribution}) declares "
+                                  f"n_motifs={n_motifs!r}; it must be a positive integer")
+        if len(motifs) < n_motifs:
             if explicit:
-                raise MotifprobeError(f"test {entry.name!r} needs two motifs; got {len(motifs)}: {', '.join(motifs)}")
+                raise MotifprobeError(f"test {entry.name!r} needs {n_motifs} motifs; got {len(motifs)}: {', '.join(motifs)}")
             continue
-        combos = [(m,) for m in motifs] if n_motifs == 1 else list(itertools.combinations(motifs, 2))
-        if n_motifs not in (1, 2):
-            raise MotifprobeError(f"test {entry.name!r} declares n_motifs={n_motifs}; supported: 1 or 2")
-        jobs.extend((entry.name, combo) for combo in combos)
+        jobs.extend((entry.name, combo, params) for combo in itertools.combinations(motifs, n_motifs))
     return jobs
+
+
+def make_test(registry: Registry, name: str, params: dict[str, Any]) -> Any:
+    """Build a registered test with its (already checked) parameters."""
+    entry = registry.get("perturbation_test", name)
+    try:
+        return entry.factory(**params)
+    except MotifprobeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's fault is named, not a traceback
+        raise MotifprobeError(f"test {entry.name!r} (plugin {entry.plugin}, {entry.distribution}) failed to "
+                              f"start: {type(exc).__name__}: {exc}") from None
 
 
 def _eligible(dataset: Dataset, motifs: tuple[str, ...]) -> np.ndarray:
@@ -82,8 +109,7 @@ def _eligible(dataset: Dataset, motifs: tuple[str, ...]) -> np.ndarray:
     bounds = [dataset.site_bounds(m) for m in motifs]
     for start, _ in bounds:
         ok &= start >= 0
-    if len(bounds) == 2:
-        (s1, e1), (s2, e2) = bounds
+    for (s1, e1), (s2, e2) in itertools.combinations(bounds, 2):
         ok &= (e1 <= s2) | (e2 <= s1)
     return np.flatnonzero(ok)
 
@@ -144,8 +170,8 @@ class _Runner:
         self._sham_cache[motifs] = (_joined(deltas), _joined(flips))
         return self._sham_cache[motifs]
 
-    def run(self, test_name: str, motifs: tuple[str, ...], rows: np.ndarray, task=None):
-        test = self.registry.create("perturbation_test", test_name)
+    def run(self, test_name: str, motifs: tuple[str, ...], rows: np.ndarray, task=None, params=None):
+        test = make_test(self.registry, test_name, params or {})
         deterministic = bool(getattr(test, "deterministic", False))
         k = 1 if deterministic else self.k
         primary = getattr(test, "primary_arm", "perturbed")
@@ -171,7 +197,7 @@ class _Runner:
 def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, tests: list[str] | None = None,
               num_perturbs: int = 5, seed: int = 0, mode: str = "loss", ids: list[str] | np.ndarray | None = None,
               thresholds: Thresholds | None = None, model_name: str = "model", keep_deltas: bool = True,
-              batch_size: int = PREDICT_BLOCK,
+              batch_size: int = PREDICT_BLOCK, test_params: dict[str, dict[str, Any]] | None = None,
               progress: Progress | None = None, registry: Registry | None = None) -> InterpretResult:
     """Interpret ``model`` on ``dataset`` with in-silico perturbation tests.
 
@@ -185,6 +211,9 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         motif; order, distance and interaction per pair.
     tests : list of str, optional
         Subset of registered tests (default: all).
+    test_params : dict, optional
+        ``{test: {key: value}}``: parameters of individual tests (``--test-param TEST:KEY=VALUE``),
+        checked against what each test declares.
     num_perturbs : int
         K, perturbations per sequence for stochastic tests.
     seed : int
@@ -203,6 +232,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     InterpretResult
         ``table`` (one row per test and motif set) and ``deltas`` (per sequence).
     """
+    seed = check_seed(seed)
     thresholds = thresholds or Thresholds()
     registry = registry or get_registry()
     model = as_model(model)
@@ -227,11 +257,11 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         dataset = dataset.subset(np.sort(wanted))
     if mode == "loss" and np.any(dataset.labels < 0):
         raise MotifprobeError("some sequences have no label; use mode 'prediction' (--mode prediction)")
-    jobs = plan_tests(motifs, tests, registry)
+    jobs = plan_tests(motifs, tests, registry, test_params)
     runner = _Runner(model, dataset, num_perturbs=int(num_perturbs), seed=int(seed), scorer=Scorer(mode),
                      background=dataset.background, registry=registry, batch_size=int(batch_size))
     rows, delta_frames = [], []
-    for test_name, combo in jobs:
+    for test_name, combo, params in jobs:
         eligible = _eligible(dataset, combo)
         label = f"{test_name} {'+'.join(combo)}"
         total = 2 * len(eligible)
@@ -244,14 +274,17 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
 
         task(0)
         sham, sham_flips = runner.sham(combo, eligible, task)
-        deltas, flips, deterministic, k = runner.run(test_name, combo, eligible, task)
+        deltas, flips, deterministic, k = runner.run(test_name, combo, eligible, task, params)
         # float32 model outputs leave ~1e-7 noise; below the tolerance a delta is exactly 0.
         deltas, sham = zero_small(deltas, thresholds.tolerance), zero_small(sham, thresholds.tolerance)
         labels = dataset.labels[eligible]
         stats_rng = np.random.default_rng([int(seed), _stable(test_name), _stable(*combo), 7])
-        row = {"model": model_name, "test": test_name, "motifs": "+".join(combo)}
+        feature = getattr(make_test(registry, test_name, params), "feature", None)
+        row = {"model": model_name, "test": test_name, "feature": feature if isinstance(feature, str) else "",
+               "motifs": "+".join(combo)}
         row.update(summarize(deltas, sham, labels, flips, sham_flips, thresholds, stats_rng))
-        row.update(deterministic=deterministic, num_perturbs=k, mode=mode)
+        row.update(deterministic=deterministic, num_perturbs=k, mode=mode,
+                   test_params=json.dumps(params, sort_keys=True) if params else "")
         rows.append(row)
         if keep_deltas and len(eligible):
             delta_frames.append(pd.DataFrame({
@@ -268,12 +301,12 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
 
 
 RESULT_COLUMNS = [
-    "model", "test", "motifs", "verdict", "direction", "called_in", "count", "n_nonzero", "effect_size",
+    "model", "test", "feature", "motifs", "verdict", "direction", "called_in", "count", "n_nonzero", "effect_size",
     "avg_loss_diff", "median", "ci_low", "ci_high", "control_mean", "p_value", "q_value", "p_vs_control",
     "q_vs_control", "rank_biserial", "flip_rate", "control_flip_rate",
     "n_label0", "mean_label0", "control_mean_label0", "p_vs_control_label0",
     "n_label1", "mean_label1", "control_mean_label1", "p_vs_control_label1",
-    "deterministic", "num_perturbs", "mode", "note",
+    "deterministic", "num_perturbs", "mode", "test_params", "note",
 ]
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.params import Param, declared_params, parse_pairs, resolve
 from motifprobe.engine.sequences import one_hot
 
 Progress = Callable[..., None]
@@ -20,17 +21,17 @@ Progress = Callable[..., None]
 class SequenceModel:
     """Base class for model plugins (subclassing is optional; the methods are the contract).
 
-    ``__init__`` only stores parameters (keys of ``param_defaults``); ``fit`` does the work.
+    ``__init__`` only stores parameters (declared in ``parameters``, a tuple of
+    :class:`motifprobe.Param`; the values land in ``self.params``); ``fit`` does the work.
 
     Standard parameter names a plugin may declare, so the ``train`` flags reach it:
     ``epochs``, ``lr``, ``dropout``, ``early_stop``, ``monitor``, ``balance``.
     """
 
-    param_defaults: ClassVar[dict[str, Any]] = {}
-    param_help: ClassVar[dict[str, str]] = {}
+    parameters: ClassVar[tuple[Param, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
-        self.params = resolve_params(type(self), params)
+        self.params = resolve_params(type(self), params, getattr(type(self), "name", None))
 
     def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
             seed: int | None = None, progress: Progress | None = None) -> "SequenceModel":
@@ -55,50 +56,19 @@ class SequenceModel:
         raise NotImplementedError
 
 
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return value
-    try:
-        if isinstance(default, bool):
-            low = value.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError:
-        raise MotifprobeError(
-            f"parameter {key}={value!r} is not a valid {type(default).__name__}") from None
-    return value
-
-
-def resolve_params(factory: Any, given: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-    """Merge ``given`` into ``factory.param_defaults``; unknown keys raise, listing valid ones.
+def resolve_params(factory: Any, given: dict[str, Any], name: str | None = None, kind: str = "model") -> dict[str, Any]:
+    """Merge ``given`` into ``factory``'s declared parameters; unknown keys and bad values raise.
 
     ``name`` (the registered plugin name) is used in the error; default: the class name.
+    See :mod:`motifprobe.engine.params`.
     """
-    defaults = dict(getattr(factory, "param_defaults", {}) or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        name = name or getattr(factory, "__name__", str(factory))
-        raise MotifprobeError(
-            f"unknown parameter(s) {', '.join(unknown)} for model {name}; valid: {', '.join(sorted(defaults)) or '(none)'}")
-    return {**defaults, **{k: _coerce(k, v, defaults[k]) for k, v in given.items()}}
+    name = name or getattr(factory, "__name__", str(factory))
+    return resolve(declared_params(factory), given, f"{kind} plugin {name!r}")
 
 
 def parse_param_pairs(pairs: list[str] | None) -> dict[str, str]:
     """Parse ``key=value`` strings from ``--param``."""
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        if "=" not in pair or not pair.split("=", 1)[0]:
-            raise MotifprobeError(f"--param expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
+    return parse_pairs(pairs, "--param")
 
 
 def as_probabilities(raw: Any, n: int) -> np.ndarray:

@@ -154,3 +154,84 @@ def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], secon
     if stuck.any():
         out[stuck] = np.broadcast_to(codes[:, None, :], out.shape)[stuck]
     return out, new_l, new_r
+
+
+def refill_windows(codes: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, num_perturbs: int,
+                   shuffle, rng: np.random.Generator) -> np.ndarray:
+    """Copies (n, K, L) of ``codes`` with each window [start, end) of ``rows`` replaced by
+    ``shuffle(windows (B, w), rng)`` of its own bases, K independent draws per window.
+
+    Windows of equal length are shuffled together, so the work is vectorized over windows.
+    """
+    out = np.repeat(codes[:, None, :], num_perturbs, axis=1)
+    rows, starts, ends = (np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))
+    widths = ends - starts
+    for width in np.unique(widths):
+        sel = widths == width
+        r, s0 = np.repeat(rows[sel], num_perturbs), np.repeat(starts[sel], num_perturbs)
+        k = np.tile(np.arange(num_perturbs), int(sel.sum()))
+        cols = s0[:, None] + np.arange(int(width))[None, :]
+        windows = codes[r[:, None], cols]
+        out[r[:, None], k[:, None], cols] = shuffle(windows, rng)
+    return out
+
+
+def shuffle_windows(windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Shuffle the bases of each row of ``windows`` (B, w) independently: composition kept."""
+    keys = rng.random(windows.shape)
+    return np.take_along_axis(windows, np.argsort(keys, axis=1), axis=1)
+
+
+def dinuc_shuffle_windows(windows: np.ndarray, rng: np.random.Generator, alphabet: int = 5) -> np.ndarray:
+    """Dinucleotide-preserving shuffle of each row of ``windows`` (B, w), all rows at once.
+
+    The Altschul-Erickson algorithm, vectorized over rows: every row keeps its first and last
+    base and the count of every dinucleotide, and is drawn uniformly among the sequences that
+    do. Each base's "last exit" edge is drawn at random until those edges form a tree into the
+    final base (rows that fail redraw; few ever do), the other exits are put in random order,
+    and the walk follows them.
+    """
+    windows = np.asarray(windows)
+    b, w = windows.shape
+    if w < 3 or b == 0:
+        return windows.copy()
+    src = windows[:, :-1].astype(np.int64)
+    dst = windows[:, 1:].astype(np.int64)
+    last = windows[:, -1].astype(np.int64)
+    letters = np.arange(alphabet)
+    has_exit = (src[:, :, None] == letters[None, None, :]).any(axis=1)  # (B, A)
+    rows = np.arange(b)
+    exit_pos = np.zeros((b, alphabet), dtype=np.int64)
+    todo = np.ones(b, dtype=bool)
+    while todo.any():
+        idx = np.flatnonzero(todo)
+        keys = rng.random((len(idx), w - 1))
+        for v in letters:
+            masked = np.where(src[idx] == v, keys, -1.0)
+            exit_pos[idx, v] = masked.argmax(axis=1)
+        nxt = np.take_along_axis(dst[idx], exit_pos[idx], axis=1)  # (n, A): where each base's last exit leads
+        node = np.broadcast_to(letters, (len(idx), alphabet)).copy()
+        for _ in range(alphabet):
+            at_root = node == last[idx, None]
+            node = np.where(at_root, node, np.take_along_axis(nxt, node, axis=1))
+        reaches = (node == last[idx, None]) | ~has_exit[idx]
+        todo[idx] = ~reaches.all(axis=1)
+    # Order each base's exits at random, its chosen last exit at the end.
+    keys = rng.random((b, w - 1))
+    chosen = np.zeros((b, w - 1), dtype=bool)
+    for v in letters:
+        sel = has_exit[:, v] & (letters[v] != last)
+        chosen[rows[sel], exit_pos[sel, v]] = True
+    order = np.argsort(src * 4.0 + keys + 2.0 * chosen, axis=1)
+    succ = np.take_along_axis(dst, order, axis=1)
+    counts = (src[:, :, None] == letters[None, None, :]).sum(axis=1)
+    pointer = np.concatenate([np.zeros((b, 1), np.int64), np.cumsum(counts, axis=1)[:, :-1]], axis=1)
+    out = np.empty_like(windows)
+    out[:, 0] = windows[:, 0]
+    current = windows[:, 0].astype(np.int64)
+    for i in range(1, w):
+        slot = pointer[rows, current]
+        pointer[rows, current] += 1
+        current = succ[rows, slot]
+        out[:, i] = current
+    return out

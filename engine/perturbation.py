@@ -10,12 +10,13 @@ combine several arms (``interaction`` does).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from motifprobe.engine.dataset import first_site_bounds
+from motifprobe.engine.params import Param, declared_params, resolve
 from motifprobe.engine.perturb import interval_mask, place_windows, sham_windows
 from motifprobe.engine.sequences import sample_background
 
@@ -32,7 +33,7 @@ class TestBatch:
     codes : numpy.ndarray, uint8 (n, L)
     labels : numpy.ndarray, int64 (n,); -1 where unlabeled
     motifs : tuple of str
-        The motifs under test (one or two names).
+        The motifs under test (the test's ``n_motifs`` names).
     sites : pandas.DataFrame
         Every recorded site of these sequences (``seq`` indexes rows of ``codes``).
     background : numpy.ndarray, (4,)
@@ -40,6 +41,8 @@ class TestBatch:
     num_perturbs : int
         K, perturbations per sequence for a stochastic test.
     """
+
+    __test__ = False  # not a pytest test class, despite the name
 
     codes: np.ndarray
     labels: np.ndarray
@@ -57,6 +60,10 @@ class TestBatch:
         if name not in self._bounds:
             self._bounds[name] = first_site_bounds(self.sites, name, len(self))
         return self._bounds[name]
+
+    def instances(self, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
+        """Every recorded site of the named motifs (``seq`` indexes rows of ``codes``)."""
+        return self.sites[self.sites["name"].isin(list(names))]
 
     def instance_mask(self, names: tuple[str, ...] | list[str]) -> np.ndarray:
         """(n, L) mask of every instance of the named motifs."""
@@ -107,10 +114,19 @@ def score_change(perturbed: np.ndarray, original: np.ndarray, labels: np.ndarray
 class PerturbationTest:
     """Base class for perturbation-test plugins (subclassing is optional).
 
+    ``factory(**params)`` builds a test with its declared ``parameters`` (already checked by
+    the engine; the values land in ``self.params``).
+
     Attributes
     ----------
     n_motifs : int
-        1 (run once per motif) or 2 (run once per pair of motifs).
+        How many motifs one run perturbs: the test runs once per combination of that many of
+        the motifs under test (1: per motif, 2: per pair, ...).
+    feature : str
+        What it probes, from :data:`motifprobe.engine.features.FEATURES` (or ``"control"``):
+        the scorecard asks the planted rule what to expect for this feature.
+    parameters : tuple of Param
+        Declared parameters (``--test-param TEST:KEY=VALUE``).
     deterministic : bool
         True when every perturbation of a sequence is the same: the engine then asks for one.
     primary_arm : str
@@ -120,9 +136,15 @@ class PerturbationTest:
     """
 
     n_motifs: ClassVar[int] = 1
+    feature: ClassVar[str | None] = None
+    parameters: ClassVar[tuple[Param, ...]] = ()
     deterministic: ClassVar[bool] = False
     primary_arm: ClassVar[str] = "perturbed"
     description: ClassVar[str] = ""
+
+    def __init__(self, **params: Any) -> None:
+        name = getattr(type(self), "name", None) or type(self).__name__
+        self.params = resolve(declared_params(type(self)), params, f"perturbation test {name!r}")
 
     def perturb(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Return ``{arm: uint8 codes (n, K, L)}``; K = ``batch.num_perturbs`` (1 if deterministic)."""

@@ -346,7 +346,7 @@ def write_report(path: str | Path, *, title: str, dataset_info: dict, results: p
         figs.append(f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}">'
                     f"<figcaption>{esc(_CAPTIONS.get(name, name))}</figcaption></figure>")
     sections = [
-        ("summary", "Summary", _table(summary, ["model", "accuracy", "auroc", "beats_baseline", "hits", "misses",
+        ("summary", "Summary", _table(summary, ["model", "accuracy", "auroc", "beats_baseline", "hits", "misses", "wrong_sign",
                                                 "extras", "decoy_false_calls", "learned_rule"])
          + f'<ul class="statements">{statements}</ul>'),
         ("scorecard", "Scorecard", _scorecard_html(scorecard)),

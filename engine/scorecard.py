@@ -1,117 +1,167 @@
 """Score interpretations against the rule planted in the data.
 
-Which tests *should* show an effect (calibrated on presence, order and distance data):
+Each result row's test probes one *feature* (presence, order, spacing, interaction, ...; see
+:mod:`motifprobe.engine.features`); the planted rule says what a model that learned it shows
+for that feature and motif set (:meth:`motifprobe.Rule.expects`): an effect with a sign, no
+effect, or confounded. The scorecard only asks; it knows no rule by name.
 
-- presence rule: presence of each pos motif; with several pos motifs, their (AND) interaction;
-- order rule: presence of both pos motifs (found within labels), their order, and their
-  interaction (negative for an AND);
-- distance rule: all of the order rule, plus distance.
+Statuses: ``hit`` (expected effect found, with the expected sign), ``wrong sign`` (an effect
+was expected and one was found, of the opposite sign: the model learned something else, e.g.
+AND where the rule is OR), ``miss``, ``extra`` (an effect the rule does not imply, on a pos
+motif), ``decoy false call`` (an effect on decoys only, or from the control), ``confounded``
+(the test cannot say anything about this rule here), ``correct none``, ``untestable`` (too few
+sequences) and ``unscored`` (the test declares no feature, or the rule failed to answer).
 
-Nothing is expected of decoy motifs (in the data, not in the rule) or of the control, so calls
-there are the empirical false-call rate. One case is neither: under an order or distance rule,
-swapping or moving a pos motif together with a decoy can change the true label (the pos motif
-lands elsewhere relative to its partner), so such ``order``/``distance`` rows are
-``confounded`` and count neither as hits nor as false calls.
+Signs are checked in loss mode; in prediction mode (a change of P(class 1)) the sign of an
+effect depends on the label, so only its presence is checked.
 """
 from __future__ import annotations
 
-import itertools
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-STATUSES = ("hit", "miss", "extra", "decoy false call", "confounded", "correct none", "untestable")
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.features import CONTROL, Expectation
+from motifprobe.engine.registry import Registry, get_registry
+from motifprobe.engine.rules import Rule, as_rule
+
+STATUSES = ("hit", "wrong sign", "miss", "extra", "decoy false call", "confounded", "correct none", "untestable",
+            "unscored")
+CARD_COLUMNS = ["model", "test", "feature", "motifs", "expected", "expected_sign", "found", "direction", "status",
+                "reason"]
 
 
-def expected_tests(rule: dict | None) -> set[tuple[str, str]]:
-    """(test, motifs) pairs the planted rule implies; motifs joined with '+' in either order."""
-    if not rule:
-        return set()
-    pos = list(rule.get("pos_motifs", []))
-    gen_type = rule.get("gen_type")
-    expected = {("presence", m) for m in pos}
-    pairs = list(itertools.combinations(pos, 2))
-    for a, b in pairs:
-        for key in (f"{a}+{b}", f"{b}+{a}"):
-            expected.add(("interaction", key))
-            if gen_type in ("order", "distance"):
-                expected.add(("order", key))
-            if gen_type == "distance":
-                expected.add(("distance", key))
-    return expected
+def feature_of_test(test: str, registry: Registry | None = None) -> str | None:
+    """The feature a registered test declares (None if it declares none or is not installed)."""
+    try:
+        factory = (registry or get_registry()).get("perturbation_test", test).factory
+    except Exception:  # noqa: BLE001 - a results file may name a test whose plugin is gone
+        return None
+    feature = getattr(factory, "feature", None)
+    return feature if isinstance(feature, str) and feature else None
 
 
-def score(results: pd.DataFrame, rule: dict | None, metrics: dict[str, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...], verdict: str, direction: str,
+                mode: str) -> tuple[Expectation | None, str, str]:
+    """(expectation, status, reason) of one result row."""
+    found = verdict == "effect"
+    if verdict == "untestable":
+        return None, "untestable", "too few sequences to test"
+    if feature is None:
+        return None, "unscored", "the test declares no feature"
+    if rule is None:
+        return None, "unscored", "the dataset carries no planted rule"
+    if feature == CONTROL:
+        return None, ("decoy false call" if found else "correct none"), "the control perturbs no motif"
+    try:
+        expectation = rule.expects(feature, motifs)
+        if not isinstance(expectation, Expectation):
+            raise TypeError(f"expects() returned {type(expectation).__name__}, not an Expectation")
+    except Exception as exc:  # noqa: BLE001 - a rule plugin's fault costs one row, not the scorecard
+        return None, "unscored", f"rule {rule.name!r} failed: {type(exc).__name__}: {exc}"
+    pos = set(rule.pos_motifs)
+    if expectation.status == "confounded":
+        return expectation, "confounded", expectation.reason
+    if expectation.status == "effect":
+        if not found:
+            return expectation, "miss", expectation.reason
+        observed = {"+": 1, "-": -1}.get(direction, 0)
+        if expectation.sign == 0 or observed == 0 or mode == "prediction" or observed == expectation.sign:
+            return expectation, "hit", expectation.reason
+        return expectation, "wrong sign", (f"expected {expectation.symbol}, found {direction}: "
+                                           f"{expectation.reason}")
+    if found:
+        only_decoys = all(m not in pos for m in motifs)
+        return expectation, ("decoy false call" if only_decoys else "extra"), expectation.reason
+    return expectation, "correct none", expectation.reason
+
+
+def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, dict] | None = None,
+          registry: Registry | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score each model's results against ``rule``.
 
     Parameters
     ----------
     results : DataFrame
-        Interpret rows of one or more models (``model``, ``test``, ``motifs``, ``verdict``).
-    rule : dict or None
-        The dataset's planted rule (``gen_type``, ``pos_motifs``, ...).
+        Interpret rows of one or more models (``model``, ``test``, ``motifs``, ``verdict``,
+        ``direction``; ``feature`` and ``mode`` when present).
+    rule : Rule, dict or None
+        The dataset's planted rule (a Rule or its metadata dict).
     metrics : dict, optional
         ``{model: {"accuracy":..., "auroc":..., "beats_baseline":...}}`` from training.
 
     Returns
     -------
     (scorecard, summary)
-        ``scorecard``: one row per model, test and motif set with ``expected``, ``found`` and
-        ``status``; ``summary``: one row per model with counts and a plain statement.
+        ``scorecard``: one row per model, test and motif set with ``expected``,
+        ``expected_sign``, ``found``, ``status`` and ``reason``; ``summary``: one row per model
+        with counts and a plain statement.
     """
-    expected = expected_tests(rule)
-    pos = set((rule or {}).get("pos_motifs", []))
+    rule_error = ""
+    try:
+        rule = as_rule(rule, registry)
+    except MotifprobeError as exc:  # e.g. the rule's plugin is not installed here: score nothing, say why
+        rule, rule_error = None, str(exc)
+    features: dict[str, Any] = {}
     rows = []
     for _, r in results.iterrows():
-        is_expected = (r["test"], r["motifs"]) in expected
-        found = r["verdict"] == "effect"
-        names = str(r["motifs"]).split("+")
-        only_decoys = all(m not in pos for m in names)
-        mixed = any(m in pos for m in names) and not all(m in pos for m in names)
-        moves_pos_motif = (rule or {}).get("gen_type") in ("order", "distance") and r["test"] in ("order", "distance") \
-            and mixed
-        if r["verdict"] == "untestable":
-            status = "untestable"
-        elif is_expected:
-            status = "hit" if found else "miss"
-        elif moves_pos_motif:
-            status = "confounded"
-        elif found:
-            status = "decoy false call" if rule and (only_decoys or r["test"] == "control") else "extra"
-        else:
-            status = "correct none"
-        rows.append({"model": r["model"], "test": r["test"], "motifs": r["motifs"], "expected": is_expected,
-                     "found": found, "direction": r.get("direction", ""), "status": status})
-    card = pd.DataFrame(rows, columns=["model", "test", "motifs", "expected", "found", "direction", "status"])
+        feature = r.get("feature") if isinstance(r.get("feature"), str) and r.get("feature") else None
+        if feature is None:
+            if r["test"] not in features:
+                features[r["test"]] = feature_of_test(r["test"], registry)
+            feature = features[r["test"]]
+        motifs = tuple(str(r["motifs"]).split("+"))
+        direction = r.get("direction", "")
+        direction = direction if isinstance(direction, str) else ""
+        mode = r.get("mode", "loss")
+        expectation, status, reason = _row_status(rule, feature, motifs, r["verdict"], direction,
+                                                  mode if isinstance(mode, str) else "loss")
+        if rule_error and status == "unscored":
+            reason = f"the planted rule cannot be used: {rule_error}"
+        expected = expectation is not None and expectation.status == "effect"
+        rows.append({"model": r["model"], "test": r["test"], "feature": feature or "", "motifs": r["motifs"],
+                     "expected": expected, "expected_sign": expectation.symbol if expectation else "",
+                     "found": r["verdict"] == "effect", "direction": direction, "status": status, "reason": reason})
+    card = pd.DataFrame(rows, columns=CARD_COLUMNS)
     summary_rows = []
     for model, group in card.groupby("model", sort=False):
         counts = group["status"].value_counts()
         m = (metrics or {}).get(model, {})
         hits, misses = int(counts.get("hit", 0)), int(counts.get("miss", 0))
+        wrong = int(counts.get("wrong sign", 0))
         extras, decoys = int(counts.get("extra", 0)), int(counts.get("decoy false call", 0))
-        negatives = int((~group["expected"] & (group["status"] != "untestable")).sum())
+        negatives = int(group["status"].isin(["extra", "decoy false call", "correct none"]).sum())
         beats = m.get("beats_baseline")
-        if not rule:
+        if rule is None:
             learned = "unknown rule"
         elif beats is False:
             learned = "no"
-        elif misses == 0 and hits > 0:
+        elif misses == 0 and wrong == 0 and hits > 0:
             learned = "yes"
         elif hits > 0:
             learned = "partly"
         else:
             learned = "no"
-        missing = ", ".join(f"{t} {mo}" for t, mo in group.loc[group["status"] == "miss", ["test", "motifs"]].itertuples(index=False))
-        extra = ", ".join(f"{t} {mo}" for t, mo in group.loc[group["status"] == "extra", ["test", "motifs"]].itertuples(index=False))
-        statement = _statement(model, learned, hits, misses, missing, extra, decoys, negatives, beats, m)
+
+        def listed(status: str) -> str:
+            sel = group.loc[group["status"] == status, ["test", "motifs"]]
+            return ", ".join(f"{t} {mo}" for t, mo in sel.itertuples(index=False))
+
+        missing, extra, wrong_list = listed("miss"), listed("extra"), listed("wrong sign")
+        statement = _statement(model, learned, hits, misses, missing, extra, decoys, negatives, beats, m,
+                               wrong, wrong_list)
         summary_rows.append({"model": model, "accuracy": m.get("accuracy", np.nan), "auroc": m.get("auroc", np.nan),
-                             "beats_baseline": beats, "hits": hits, "misses": misses, "extras": extras,
-                             "decoy_false_calls": decoys, "negatives_tested": negatives,
-                             "learned_rule": learned, "missing": missing, "extra": extra, "statement": statement})
+                             "beats_baseline": beats, "hits": hits, "misses": misses, "wrong_sign": wrong,
+                             "extras": extras, "decoy_false_calls": decoys, "negatives_tested": negatives,
+                             "learned_rule": learned, "missing": missing, "wrong": wrong_list, "extra": extra,
+                             "statement": statement})
     return card, pd.DataFrame(summary_rows)
 
 
-def _statement(model, learned, hits, misses, missing, extra, decoys, negatives, beats, m) -> str:
+def _statement(model, learned, hits, misses, missing, extra, decoys, negatives, beats, m, wrong=0,
+               wrong_list="") -> str:
     acc = f" (test accuracy {m['accuracy']:.3f})" if "accuracy" in m else ""
     if learned == "unknown rule":
         return f"{model}{acc}: the dataset carries no planted rule, so nothing can be scored."
@@ -120,9 +170,11 @@ def _statement(model, learned, hits, misses, missing, extra, decoys, negatives, 
     elif learned == "yes":
         head = f"{model} learned the rule{acc}: all {hits} expected effects found."
     elif learned == "partly":
-        head = f"{model} learned the rule only partly{acc}: {hits} of {hits + misses} expected effects found; missing {missing}."
+        head = (f"{model} learned the rule only partly{acc}: {hits} of {hits + misses + wrong} expected effects found"
+                + (f"; missing {missing}" if missing else "") + (f"; of the wrong sign {wrong_list}" if wrong else "") + ".")
     else:
-        head = f"{model} did not learn the rule{acc}: none of the {misses} expected effects found."
+        head = f"{model} did not learn the rule{acc}: none of the {misses + wrong} expected effects found" + (
+            f" with the expected sign (wrong sign: {wrong_list})" if wrong else "") + "."
     tail = f" Also sensitive to (not in the rule): {extra}." if extra else ""
     tail += f" False calls on decoys/control: {decoys}." if negatives else ""
     return head + tail

@@ -96,13 +96,17 @@ def reverse_complement(codes: np.ndarray) -> np.ndarray:
 
 def validate_background(background: list[float] | np.ndarray) -> np.ndarray:
     """Check an A/C/G/T distribution: 4 values, none negative, summing to 1 (± 1e-6)."""
-    values = np.asarray(background, dtype=np.float64).ravel()
+    try:
+        values = np.asarray(background, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise MotifprobeError(f"background distribution must be 4 numbers (A C G T), got {background!r:.80}") from None
+    shown = [float(x) for x in values]  # plain numbers in messages, not np.float64(...)
     if values.size != 4:
-        raise MotifprobeError(f"background distribution needs 4 values (A C G T), got {values.size}: {list(values)}")
+        raise MotifprobeError(f"background distribution needs 4 values (A C G T), got {values.size}: {shown}")
     if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise MotifprobeError(f"background distribution must be non-negative numbers, got {list(values)}")
+        raise MotifprobeError(f"background distribution must be non-negative numbers, got {shown}")
     if abs(values.sum() - 1.0) > 1e-6:
-        raise MotifprobeError(f"background distribution must sum to 1 (± 1e-6), got {list(values)} (sum {values.sum():.6g})")
+        raise MotifprobeError(f"background distribution must sum to 1 (± 1e-6), got {shown} (sum {values.sum():.6g})")
     return values
 
 

@@ -9,9 +9,13 @@ negatives, so the rule is checked pooled and within each label.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from motifprobe.engine.errors import MotifprobeError
 
 STRATA = ("pooled", "label0", "label1")
 
@@ -33,6 +37,30 @@ class Thresholds:
     min_count: int = 10
     tolerance: float = 1e-6
     n_bootstrap: int = 1000
+
+    def __post_init__(self) -> None:
+        """Refuse values that would make every verdict meaningless; store plain Python numbers."""
+        checks = (  # field, CLI flag, integer?, lowest, lowest allowed?, highest
+            ("alpha", "--alpha", False, 0.0, False, 1.0),
+            ("min_effect", "--min-effect", False, 0.0, True, None),
+            ("min_count", "--min-count", True, 1, True, None),
+            ("tolerance", None, False, 0.0, True, None),
+            ("n_bootstrap", None, True, 1, True, None),
+        )
+        for name, flag, integer, low, low_ok, high in checks:
+            value = getattr(self, name)
+            label = f"{name} ({flag})" if flag else name
+            allowed = (f"an integer >= {low}" if integer else f"a finite number >= {low:g}" if high is None else
+                       f"a number with {low:g} {'<=' if low_ok else '<'} {name} <= {high:g}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+                    integer and not isinstance(value, numbers.Integral)):
+                shown = repr(value) if isinstance(value, str) else " ".join(str(value).split())[:60]
+                raise MotifprobeError(f"verdict threshold {label} must be {allowed}, got {shown}")
+            plain = int(value) if integer else float(value)
+            if not math.isfinite(plain) or plain < low or (plain == low and not low_ok) or (
+                    high is not None and plain > high):
+                raise MotifprobeError(f"verdict threshold {label} must be {allowed}, got {plain}")
+            object.__setattr__(self, name, plain)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,6 +8,7 @@ save/load round trip, batching invariance, clear errors) and returns a dict of w
 """
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -123,17 +124,25 @@ def check_generator(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_MOTIFS, s
     return {"positive_share": seen}
 
 
-def check_perturbation_test(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_MOTIFS, seed: int = 0,
-                            num_perturbs: int = 3) -> dict:
-    """Check a perturbation test: arms are uint8 (n, K, L) over 0..3, same RNG seed gives the same
-    perturbations, inputs are not modified, and ``deltas`` returns finite float64 (n, K)."""
+def check_perturbation_test(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_MOTIFS + ("GATA_known1",),
+                            seed: int = 0, num_perturbs: int = 3, params: dict | None = None) -> dict:
+    """Check a perturbation test: arms are uint8 (n, K, L) over 0..3, the perturbation changes
+    the sequences, same RNG seed gives the same perturbations, inputs are not modified, the
+    declared feature is known, and ``deltas`` returns finite float64 (n, K)."""
+    from motifprobe.engine.features import CONTROL, FEATURES
     from motifprobe.plugins.generators.fast_generator import FastGenerator  # noqa: PLC0415 - reference data
 
-    test = factory()
-    n_motifs = int(getattr(test, "n_motifs", 1))
-    assert n_motifs in (1, 2), f"n_motifs must be 1 or 2, got {n_motifs}"
-    ds = FastGenerator().generate(GenerationSpec(num_seqs=300, seq_length=200, gen_type="order", motifs=list(motifs),
-                                                 pos_motifs=list(motifs[:2]), pos_share=1.0), seed=seed)
+    test = factory(**dict(params or {}))
+    n_motifs = getattr(test, "n_motifs", 1)
+    assert isinstance(n_motifs, int) and not isinstance(n_motifs, bool) and n_motifs >= 1, \
+        f"n_motifs must be a positive integer, got {n_motifs!r}"
+    assert n_motifs <= len(motifs), f"n_motifs={n_motifs} needs at least that many motifs to check with"
+    feature = getattr(test, "feature", None)
+    assert feature in FEATURES or feature == CONTROL, \
+        f"feature must be one of {', '.join([*FEATURES, CONTROL])}, got {feature!r}"
+    ds = FastGenerator().generate(GenerationSpec(num_seqs=400, seq_length=200, gen_type="presence",
+                                                 motifs=list(motifs), pos_motifs=list(motifs), pos_share=1.0),
+                                  seed=seed)
     names = tuple(motifs[:n_motifs])
     rows = np.ones(len(ds), bool)
     for name in names:
@@ -154,11 +163,70 @@ def check_perturbation_test(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_M
         assert np.array_equal(arms[name], again[name]), f"arm {name!r}: same RNG seed, different perturbation"
     primary = getattr(test, "primary_arm", "perturbed")
     assert primary in arms, f"primary_arm {primary!r} is not among the arms {list(arms)}"
+    changed = {name: float(np.any(arr != before[:, None, :], axis=2).mean()) for name, arr in arms.items()}
+    assert changed[primary] > 0.5, (f"the primary arm {primary!r} changed only {changed[primary]:.0%} of the "
+                                    "sequences: the test perturbs (almost) nothing")
     rng = np.random.default_rng(seed)
     probs = {name: np.stack([1 - (p := rng.uniform(0.05, 0.95, size=arr.shape[:2])), p], axis=-1)
              for name, arr in arms.items()}
     original = np.stack([1 - (p := rng.uniform(0.05, 0.95, size=len(sub))), p], axis=-1)
     d = np.asarray(test.deltas(probs, original, batch, Scorer("loss")))
     assert d.shape == (len(sub), k) and np.all(np.isfinite(d)), f"deltas must be finite (n, K), got {d.shape}"
-    changed = float(np.mean([np.any(arr != before[:, None, :], axis=2).mean() for arr in arms.values()]))
-    return {"n_sequences": len(sub), "share_changed": changed}
+    return {"n_sequences": len(sub), "share_changed": float(np.mean(list(changed.values())))}
+
+
+def check_rule(factory: Any, *, pos_motifs: tuple[str, ...] = DEFAULT_MOTIFS,
+               motifs: tuple[str, ...] = DEFAULT_MOTIFS + ("GATA_known1",), params: dict | None = None,
+               seed: int = 0, num_seqs: int = 2000, min_share: float = 0.1) -> dict:
+    """Check a rule plugin: parameters validated, both classes well represented in its layout,
+    labels a function of the planted sites, deterministic layout, expectations well formed.
+
+    Returns the share of positives and the rule's expectation for every feature and motif set.
+    """
+    from motifprobe.engine.features import FEATURES, Expectation
+    from motifprobe.plugins.generators.fast_generator import FastGenerator  # noqa: PLC0415 - reference data
+
+    params = dict(params or {})
+    rule = factory(list(pos_motifs), **params)
+    for method in ("labels", "expects", "plan", "to_dict", "min_length"):
+        assert callable(getattr(rule, method, None)), f"a rule needs a {method}() method"
+    try:
+        factory(list(pos_motifs), **{**params, "no_such_parameter_xyz": 1})
+    except MotifprobeError:
+        pass
+    else:
+        raise AssertionError("an unknown rule parameter must raise MotifprobeError")
+    stored = rule.to_dict()
+    assert set(stored) >= {"name", "pos_motifs", "params"}, f"to_dict() must give name, pos_motifs, params: {stored}"
+    assert factory(stored["pos_motifs"], **stored["params"]).to_dict() == stored, "to_dict() does not round-trip"
+
+    def generate(seed_: int) -> Dataset:
+        spec = GenerationSpec(num_seqs=num_seqs, seq_length=200, gen_type=stored["name"], motifs=list(motifs),
+                              pos_motifs=list(pos_motifs), rule_params=params)
+        spec._rule = rule  # the factory under test, registered or not
+        spec.pos_share = float(getattr(rule, "default_pos_share", 0.5))
+        return FastGenerator().generate(spec, seed=seed_)
+
+    ds = generate(seed)
+    share = float(ds.labels.mean())
+    assert min_share <= share <= 1 - min_share, \
+        f"the layout gives {share:.1%} positives; both classes need at least {min_share:.0%}"
+    again = generate(seed)
+    assert np.array_equal(again.codes, ds.codes) and np.array_equal(again.labels, ds.labels), "same seed, other layout"
+    shuffled = ds.sites.sample(frac=1.0, random_state=seed).sort_values(["seq", "start"], kind="stable")
+    assert np.array_equal(compute_labels(shuffled, len(ds), rule), ds.labels), "labels must depend only on the sites"
+    no_sites = ds.sites.iloc[:0]
+    empty = np.asarray(rule.labels(no_sites, 5))
+    assert empty.shape == (5,), "labels() must return one label per sequence"
+    expectations = {}
+    combos = [(m,) for m in motifs] + [c for c in itertools.combinations(motifs, 2)]
+    for feature in FEATURES:
+        for combo in combos:
+            exp = rule.expects(feature, combo)
+            assert isinstance(exp, Expectation), f"expects({feature!r}, {combo}) returned {type(exp).__name__}"
+            expectations[(feature, "+".join(combo))] = exp
+    decoys = [m for m in motifs if m not in pos_motifs]
+    for decoy in decoys:
+        assert expectations[("presence", decoy)].status == "none", \
+            f"the rule expects a presence effect of decoy {decoy}, which it does not name"
+    return {"positive_share": share, "expectations": expectations}

@@ -9,13 +9,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from motifprobe.engine.atomic import atomic_dir
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.metrics import classification_metrics
 from motifprobe.engine.models import resolve_params
+from motifprobe.engine.outputs import atomic_dir, check_name, check_output_dir
+from motifprobe.engine.params import declared_params
 from motifprobe.engine.registry import Registry, get_registry
-from motifprobe.engine.runs import MANIFEST, MODEL_DIR, PREDICTIONS, RUN_FORMAT_VERSION, Run
+from motifprobe.engine.runs import MANIFEST, MODEL_DIR, PREDICTIONS, RUN_FORMAT_VERSION, Run, run_file_hashes
 
 BALANCE_BELOW = 0.4
 """``balance='auto'`` turns class weighting on when the minority class is under this share."""
@@ -98,24 +99,25 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
     entry = registry.get("model", model_plugin)
     if epochs is not None and int(epochs) < 1:
         raise MotifprobeError(f"epochs must be at least 1, got {epochs}")
-    if lr is not None and not float(lr) > 0:
-        raise MotifprobeError(f"lr must be > 0, got {lr}")
+    if lr is not None and not (np.isfinite(float(lr)) and float(lr) > 0):
+        raise MotifprobeError(f"lr must be a finite number > 0, got {lr}")
     if dropout is not None and not 0 <= float(dropout) < 1:
         raise MotifprobeError(f"dropout must lie in [0, 1), got {dropout}")
-    if early_stop is not None and int(early_stop) < 1:
-        raise MotifprobeError(f"early_stop (patience) must be at least 1, got {early_stop}")
+    if early_stop is not None and int(early_stop) < 0:
+        raise MotifprobeError(f"early_stop (patience) must be at least 0 (0 = off), got {early_stop}")
     if np.any(dataset.labels < 0):
         raise MotifprobeError("every sequence needs a label to train; this dataset has unlabeled rows")
     classes = np.unique(dataset.labels)
     if len(classes) < 2:
         raise MotifprobeError(f"the dataset has only one class (label {classes[0]}); training needs two")
-    name = model_name or entry.name
-    if out_dir is not None and (Path(out_dir) / name).exists() and not overwrite:
-        raise MotifprobeError(f"run directory {str(Path(out_dir) / name)!r} already exists; pass --overwrite to replace it")
+    name = check_name(entry.name if model_name is None else model_name, "run name (--model-name)")
+    if out_dir is not None:  # before any work: name, writable folder, existing run (see engine/outputs.py)
+        check_output_dir(Path(out_dir) / name, overwrite=overwrite, kind="run", inputs=[dataset.path],
+                         what="run directory")
     train_idx, val_idx, test_idx = split_indices(dataset.labels, test_sz, seed)
     if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
         raise MotifprobeError(f"{len(dataset)} sequences are too few to split with test_sz {test_sz}")
-    defaults = getattr(entry.factory, "param_defaults", {}) or {}
+    defaults = {p.name for p in declared_params(entry.factory)}
     standard = {"epochs": epochs, "lr": lr, "dropout": dropout, "early_stop": early_stop, "monitor": monitor,
                 "balance": resolve_balance(balance, dataset.labels[train_idx])}
     ignored = [k for k, v in standard.items() if v is not None and k not in defaults and k != "balance"]
@@ -127,6 +129,10 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
     model.fit(codes[train_idx], labels[train_idx], val=(codes[val_idx], labels[val_idx]), seed=int(seed),
               progress=progress)
     probs = np.asarray(model.predict_proba(codes[test_idx]), dtype=np.float64)
+    if not np.all(np.isfinite(probs)):  # e.g. diverged training (a huge lr): such a model is never saved
+        raise MotifprobeError(f"model {entry.name} gave non-finite predictions on the held-out split "
+                              f"({int(np.sum(~np.isfinite(probs).all(axis=1)))} of {len(probs)} sequences); "
+                              "training diverged (try a smaller lr); nothing was saved")
     metrics = classification_metrics(labels[test_idx], probs, labels[train_idx])
     for attr in ("best_epoch_", "n_epochs_"):
         if hasattr(model, attr):
@@ -139,16 +145,18 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
                     "rule": dataset.rule},
         "seed": int(seed), "test_sz": float(test_sz), "balance": bool(standard["balance"]),
         "split": {"train": int(len(train_idx)), "val": int(len(val_idx)), "test": int(len(test_idx))},
-        "metrics": metrics, "versions": _versions(),
+        "metrics": metrics, "versions": _versions(), "threads": getattr(model, "threads_", None),
     }
     predictions = pd.DataFrame({"id": dataset.ids[test_idx].astype(str), "label": labels[test_idx],
                                 "pred_label": probs.argmax(axis=1), "prob": probs[:, -1]})
     directory = None
     if out_dir is not None:
         directory = Path(out_dir) / name
-        with atomic_dir(directory, overwrite=overwrite) as tmp:
+        with atomic_dir(directory, overwrite=overwrite, kind="run", inputs=[dataset.path],
+                        what="run directory") as tmp:
             (tmp / MODEL_DIR).mkdir()
             model.save(tmp / MODEL_DIR)
             predictions.to_parquet(tmp / PREDICTIONS, index=False)
+            manifest["files"] = run_file_hashes(tmp)  # sha256 of every model file, checked before loading
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=float))
     return Run(directory, manifest, model, predictions)

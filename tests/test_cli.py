@@ -111,7 +111,7 @@ def test_interpret_writes_deltas_and_refuses_bad_input(trained, capsys):
 
     assert {"test", "motifs", "id", "label", "delta"} <= set(pd.read_parquet(deltas).columns)
     bad = [(["--motifs", "NOPE"], "present:"), (["--num-perturbs", "0"], "num_perturbs"),
-           (["--motifs", "STAT_known2", "--tests", "order"], "needs two motifs")]
+           (["--motifs", "STAT_known2", "--tests", "order"], "needs 2 motifs")]
     for args, fragment in bad:
         out = root / "bad.csv"
         assert main(["interpret", "--run", str(run), "--data-file", str(data), "--out", str(out)] + args) == 2

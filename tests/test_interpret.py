@@ -101,7 +101,7 @@ def test_result_columns_and_q_values(order_ds):
 
 @pytest.mark.parametrize("kwargs, fragment", [
     (dict(motifs=["TAL1_known1"]), "present: STAT_known2"),
-    (dict(motifs=[A], tests=["order"]), "needs two motifs"),
+    (dict(motifs=[A], tests=["order"]), "needs 2 motifs"),
     (dict(motifs=[A], num_perturbs=0), "num_perturbs"),
     (dict(motifs=[A], tests=["nope"]), "unknown perturbation test plugin"),
     (dict(motifs=[A], mode="logit"), "unknown mode"),

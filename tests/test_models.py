@@ -6,6 +6,7 @@ the file fast.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -24,7 +25,7 @@ LENGTH = 60
 
 PLUGINS = {
     "torch-cnn": (TorchCNN, {"epochs": 15}, "model.safetensors"),
-    "sklearn": (SklearnKmer, {}, "model.skops"),
+    "sklearn": (SklearnKmer, {}, "model.safetensors"),
     "xgboost-kmer": (XGBoostKmer, {"n_estimators": 100}, "model.ubj"),
 }
 SMALL = {"torch-cnn": {"epochs": 2}, "sklearn": {}, "xgboost-kmer": {"n_estimators": 20}}
@@ -94,10 +95,7 @@ def test_save_load_roundtrip(fitted, data, tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {weights, "config.json"}
     loaded = type(model).load(tmp_path)
     before, after = model.predict_proba(xt), loaded.predict_proba(xt)
-    if name == "torch-cnn":
-        np.testing.assert_allclose(before, after, atol=1e-6)
-    else:
-        assert np.array_equal(before, after)
+    assert np.array_equal(before, after)  # bit for bit, as the README promises
     assert loaded.params == model.params
 
 
@@ -107,10 +105,6 @@ def test_damaged_model_file(fitted, tmp_path, damage, checksum):
     _, model, weights = fitted
     model.save(tmp_path)
     path = tmp_path / weights
-    if not checksum:  # exercise the format's own parser, not only the recorded checksum
-        config = json.loads((tmp_path / "config.json").read_text())
-        config.pop("sha256", None)
-        (tmp_path / "config.json").write_text(json.dumps(config))
     blob = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(blob[: len(blob) // 2])
@@ -118,8 +112,38 @@ def test_damaged_model_file(fitted, tmp_path, damage, checksum):
         path.write_bytes(b"\x00not a model\xff" * 7)
     else:
         path.unlink()
-    with pytest.raises(MotifprobeError, match=weights):
+    if not checksum and path.exists():  # exercise the format's own parser: a config hash that matches
+        config = json.loads((tmp_path / "config.json").read_text())
+        config["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(MotifprobeError, match=weights) as err:
         type(model).load(tmp_path)
+    assert "\n" not in str(err.value)
+    if damage != "missing":
+        assert ("checksum mismatch" in str(err.value)) == checksum
+
+
+def test_config_without_sha256_is_refused(fitted, tmp_path):
+    _, model, weights = fitted
+    model.save(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["sha256"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(MotifprobeError, match="lacks a valid sha256"):
+        type(model).load(tmp_path)
+
+
+def test_saved_files_are_byte_reproducible(fitted, data, tmp_path):
+    """Same seed, same data, same threads: the same bytes, for every file of every model."""
+    name, _, _ = fitted
+    cls = PLUGINS[name][0]
+    (x, y), (xt, yt) = data
+    for out in ("a", "b"):
+        cls(**SMALL[name]).fit(x[:300], y[:300], val=(xt[:100], yt[:100]), seed=3).save(tmp_path / out)
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files and files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 
 
 def test_damaged_config(fitted, tmp_path):
@@ -148,7 +172,7 @@ def test_unknown_param(cls):
 def test_params_from_strings_are_coerced():
     model = TorchCNN(epochs="3", lr="0.01", balance="true")
     assert model.params["epochs"] == 3 and model.params["lr"] == 0.01 and model.params["balance"] is True
-    assert set(TorchCNN.param_help) == set(TorchCNN.param_defaults)
+    assert all(p.help for p in TorchCNN.parameters), "every declared parameter has one line of help"
 
 
 def test_torch_monitor_validated():
@@ -202,14 +226,112 @@ def test_logistic_regression_scale_on_long_sequences():
     assert np.mean(model.predict_proba(xt).argmax(axis=1) == yt) >= 0.75
 
 
-def test_sklearn_refuses_foreign_types(data, tmp_path, monkeypatch):
-    import skops.io
+@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "gradient_boosting", "naive_bayes"])
+def test_sklearn_arrays_predict_like_sklearn_and_round_trip(estimator, data, tmp_path):
+    """The saved arrays reproduce scikit-learn's own predict_proba; save -> load is bit-identical."""
+    from threadpoolctl import threadpool_limits
+
+    (x, y), (xt, _) = data
+    x, y = x[:400], y[:400] + (x[:400, 0] == 0)  # three classes: the multi-class code paths too
+    model = SklearnKmer(estimator=estimator, k=3, n_estimators=20).fit(x, y, seed=0)
+    with threadpool_limits(1):  # as in fit: OpenMP spinning on a busy machine is slow
+        reference = model._make_estimator(0).fit(model._features(x), y)
+        expected = reference.predict_proba(model._features(xt))
+    ours = model.predict_proba(xt)
+    assert ours.shape == (len(xt), 3)
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
+    model.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"model.safetensors", "config.json"}
+    assert np.array_equal(SklearnKmer.load(tmp_path).predict_proba(xt), ours)
+
+
+def _rewrite_arrays(directory, change):
+    """Apply ``change`` to a saved sklearn model's arrays and re-record the hash (as an attacker would)."""
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(directory / "model.safetensors"))
+    change(arrays)
+    save_file(arrays, str(directory / "model.safetensors"))
+    config = json.loads((directory / "config.json").read_text())
+    config["sha256"] = hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
+    (directory / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("estimator, change, fragment", [
+    ("random_forest", lambda a: a["left"].__setitem__(0, 10**9), "child index"),
+    ("random_forest", lambda a: a["left"].__setitem__(1, 0) if a["left"][1] >= 0 else a["right"].__setitem__(0, 0),
+     "child index"),  # a loop back to the root: would never end
+    ("random_forest", lambda a: a["feature"].__setitem__(0, 4**3), "feature index"),
+    ("gradient_boosting", lambda a: a.__setitem__("value", a["value"].astype(np.float32)), "dtype"),
+    ("logistic_regression", lambda a: a["coef"].__setitem__((0, 0), np.nan), "non-finite"),
+    ("naive_bayes", lambda a: a.pop("class_log_prior"), "expected arrays"),
+])
+def test_sklearn_tampered_arrays_are_refused(estimator, change, fragment, data, tmp_path):
+    (x, y), _ = data
+    SklearnKmer(estimator=estimator, k=3, n_estimators=3).fit(x[:200], y[:200], seed=0).save(tmp_path)
+    _rewrite_arrays(tmp_path, change)
+    with pytest.raises(MotifprobeError, match=fragment) as err:
+        SklearnKmer.load(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("cls, params, allowed", [
+    (SklearnKmer, {"C": 0}, "a finite number > 0"),
+    (SklearnKmer, {"C": -1.5}, "a finite number > 0"),
+    (SklearnKmer, {"C": float("nan")}, "a finite number"),
+    (SklearnKmer, {"num_threads": -1}, "an integer >= 0"),
+    (SklearnKmer, {"max_iter": 0}, "an integer >= 1"),
+    (XGBoostKmer, {"num_threads": -1}, "an integer >= 0"),
+    (XGBoostKmer, {"lr": float("inf")}, "a finite number"),
+    (XGBoostKmer, {"early_stop": -1}, "an integer >= 0"),
+    (TorchCNN, {"lr": float("inf")}, "a finite number"),
+    (TorchCNN, {"lr": float("nan")}, "a finite number"),
+    (TorchCNN, {"lr": 0}, "a finite number > 0"),
+    (TorchCNN, {"num_threads": -1}, "an integer >= 0"),
+    (TorchCNN, {"early_stop": -2}, "an integer >= 0"),
+    (TorchCNN, {"epochs": 2.5}, "an integer"),
+    (TorchCNN, {"norm": "group", "n_filters": 6}, "a multiple of 4 with norm=group"),
+])
+def test_bad_parameters_are_one_line_errors(cls, params, allowed):
+    """One line naming the plugin, the parameter, the bad value and what is allowed."""
+    with pytest.raises(MotifprobeError) as err:
+        cls(**params)
+    key, value = list(params.items())[-1]
+    shown = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    message = str(err.value)
+    assert f"model plugin {cls.name!r}: parameter {key}={shown} is not allowed; allowed: {allowed}" in message
+    assert "\n" not in message and "np.float64" not in message
+
+
+def test_torch_kernel_longer_than_the_sequence_is_refused(data):
+    (x, y), _ = data
+    with pytest.raises(MotifprobeError, match="kernel_size=15 is not allowed; allowed: at most the sequence length, 12"):
+        TorchCNN(epochs=1, pool2=0).fit(x[:50, :12], y[:50], seed=0)
+
+
+def test_early_stop_zero_means_off(data):
+    (x, y), (xt, yt) = data
+    model = TorchCNN(epochs=3, early_stop=0, min_epochs=1, n_filters=4, hidden=0).fit(
+        x[:100], y[:100], val=(xt[:50], yt[:50]), seed=0)
+    assert model.n_epochs_ == 3
+    assert XGBoostKmer(n_estimators=5, early_stop=0).fit(x[:100], y[:100], val=(xt[:50], yt[:50]), seed=0).n_epochs_ == 5
+
+
+def test_torch_weights_do_not_depend_on_the_callers_thread_count(data, tmp_path):
+    """num_threads (default 2) fixes the threads of fit, whatever torch was set to before."""
+    import torch
 
     (x, y), _ = data
-    SklearnKmer(estimator="random_forest", n_estimators=3).fit(x[:200], y[:200], seed=0).save(tmp_path)
-    monkeypatch.setattr(skops.io, "get_untrusted_types", lambda **kw: ["sklearn.tree._tree.Tree", "os.system"])
-    with pytest.raises(MotifprobeError, match="os.system"):
-        SklearnKmer.load(tmp_path)
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            model = TorchCNN(epochs=1, n_filters=8, hidden=8).fit(x[:200], y[:200], seed=0)
+            assert model.threads_ == 2 and torch.get_num_threads() == n
+            model.save(tmp_path / str(n))
+    finally:
+        torch.set_num_threads(before)
+    assert (tmp_path / "1" / "model.safetensors").read_bytes() == (tmp_path / "3" / "model.safetensors").read_bytes()
 
 
 def test_kmer_features_match_direct_counts(data, monkeypatch):

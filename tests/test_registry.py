@@ -83,8 +83,13 @@ def test_strict_mode_reraises(site, monkeypatch):
         Registry()
 
 
-def test_duplicate_names_name_both_plugins(site):
+def test_duplicate_names_name_both_plugins(site, monkeypatch):
+    """A taken name is refused for the later plugin only; strict mode raises, naming both."""
     install_dist(site, "mp-dup", {"dup_plugin": DUPLICATE})
+    with pytest.warns(PluginLoadWarning, match=r"'dup-plugin' from distribution 'mp-dup'.*'sklearn' \(motifprobe\)"):
+        reg = Registry()
+    assert reg.get("model", "sklearn").plugin == "sklearn" and "dup-plugin" not in reg.plugins
+    monkeypatch.setenv("MOTIFPROBE_STRICT_PLUGINS", "1")
     with pytest.raises(MotifprobeError, match=r"'sklearn'.*'sklearn' \(motifprobe\).*'dup-plugin' \(mp-dup\)"):
         Registry()
 

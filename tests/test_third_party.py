@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,14 +24,16 @@ from motifprobe import cli
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.registry import Registry, reset_registry
 from motifprobe.engine.runs import load_run
-from motifprobe.engine.testing import check_generator, check_model, check_perturbation_test
+from motifprobe.engine.params import declared_params
+from motifprobe.engine.testing import check_generator, check_model, check_perturbation_test, check_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIR = ROOT / "examples" / "motifprobe-example-plugin"
 BROKEN_DIR = ROOT / "examples" / "motifprobe-broken-plugin"
 EXAMPLE_DIST = "motifprobe-example-plugin"
 BROKEN_DIST = "motifprobe-broken-plugin"
-EXAMPLE_NAMES = {"generator": "markov-gc", "model": "example-kmer-nb", "perturbation_test": "orientation"}
+EXAMPLE_NAMES = {"generator": "markov-gc", "model": "example-kmer-nb", "perturbation_test": "orientation",
+                 "rule": "exactly-one"}
 BUILTIN_TESTS = ["presence", "order", "distance", "interaction", "control"]
 ENV_VARS = ("MOTIFPROBE_LOAD_PLUGINS", "MOTIFPROBE_DISABLE_PLUGINS", "MOTIFPROBE_STRICT_PLUGINS")
 # Imports the example may make: motifprobe's public API and documented helpers, numpy, the stdlib.
@@ -128,7 +131,7 @@ def test_example_generator_conforms(clean_env):
 
 def test_example_model_conforms(clean_env):
     factory = Registry().get("model", "example-kmer-nb").factory
-    assert factory.param_defaults == {"k": 4, "alpha": 1.0, "balance": False}
+    assert {p.name: p.default for p in declared_params(factory)} == {"k": 4, "alpha": 1.0, "balance": False}
     assert check_model(factory, min_accuracy=0.8)["accuracy"] >= 0.8
     check_model(factory, params={"k": 3, "balance": True}, min_accuracy=None)
 
@@ -198,7 +201,8 @@ def test_broken_plugin_costs_one_warning(broken_site):
     assert "'broken'" in warned[0] and "ImportError" in warned[0]
     assert proc.stderr.strip() == warned[0], "the warning must be the only stderr output, on one line"
     listing = json.loads(proc.stdout)
-    assert "broken" in listing["failed"] and "ImportError" in listing["failed"]["broken"]
+    failed = {row["plugin"]: row for row in listing["failed"]}
+    assert failed["broken"]["distribution"] == BROKEN_DIST and "ImportError" in failed["broken"]["reason"]
     by_name = {row["plugin"]: row for row in listing["plugins"]}
     assert "broken" not in by_name
     assert {"simdna", "fast", *BUILTIN_TESTS} <= set(by_name)
@@ -217,7 +221,7 @@ def test_broken_plugin_fails_in_strict_mode(broken_site):
 def test_broken_plugin_can_be_disabled(broken_site):
     proc = _plugins_json(broken_site, MOTIFPROBE_DISABLE_PLUGINS=BROKEN_DIST, MOTIFPROBE_STRICT_PLUGINS="1")
     assert proc.returncode == 0, proc.stderr
-    assert "broken" not in proc.stderr and json.loads(proc.stdout)["failed"] == {}
+    assert "broken" not in proc.stderr and json.loads(proc.stdout)["failed"] == []
 
 
 # -- end to end through the CLI -------------------------------------------------------------------
@@ -247,7 +251,7 @@ def test_end_to_end_with_the_example_plugin(trained, clean_env):
 
     ds = read_dataset(data)
     assert ds.metadata["generator"] == "markov-gc" and len(ds) == 400
-    assert ds.metadata["parameters"]["options"] == {"gc": "0.6"}
+    assert ds.metadata["parameters"]["options"] == {"gc": 0.6, "persistence": 0.2}  # checked, coerced, defaults
     assert ds.background.tolist() == pytest.approx([0.2, 0.3, 0.3, 0.2])
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert (manifest["model_plugin"], manifest["plugin_distribution"], manifest["plugin_version"]) == (
@@ -274,3 +278,24 @@ def test_run_of_an_uninstalled_plugin_names_the_distribution(trained, tmp_path, 
     assert "ghost-model" in str(err.value)
     # The original run still loads, and predicts with the example model.
     assert type(load_run(run_dir).model).__name__ == "KmerNaiveBayes"
+
+
+def test_example_rule_conforms_and_the_scorecard_scores_it(clean_env):
+    """A third-party rule works end to end without touching motifprobe: generate, label, score."""
+    from motifprobe import api
+    from motifprobe.engine.scorecard import score
+
+    factory = Registry().get("rule", "xor").factory
+    seen = check_rule(factory, num_seqs=1500)
+    assert 0.3 < seen["positive_share"] < 0.6
+    ds = api.generate("fast", num_seqs=600, gen_type="exactly-one", motifs=["STAT_known2", "CTCF_known1", "GATA_known1"],
+                      pos_motifs=["STAT_known2", "CTCF_known1"], seed=2)
+    counts = sum((ds.site_bounds(m)[0] >= 0).astype(int) for m in ("STAT_known2", "CTCF_known1"))
+    assert np.array_equal(ds.labels, (counts == 1).astype(np.int64))
+    assert ds.rule == {"name": "exactly-one", "pos_motifs": ["STAT_known2", "CTCF_known1"], "params": {}}
+    table = pd.DataFrame([
+        {"model": "m", "test": "presence", "motifs": "STAT_known2", "verdict": "effect", "direction": "+"},
+        {"model": "m", "test": "interaction", "motifs": "STAT_known2+CTCF_known1", "verdict": "effect", "direction": "+"},
+    ])
+    card, summary = score(table, ds.rule)
+    assert list(card["status"]) == ["hit", "wrong sign"] and summary.iloc[0]["learned_rule"] == "partly"

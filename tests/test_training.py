@@ -83,11 +83,16 @@ def test_tampered_model_file_is_a_clear_error(data_file, tmp_path):
 @pytest.mark.parametrize("args, fragment", [
     (["--test-sz", "0.5"], "test_sz must lie in (0, 0.5)"),
     (["--epochs", "0"], "epochs must be at least 1"),
-    (["--lr", "0"], "lr must be > 0"),
+    (["--lr", "0"], "lr must be a finite number > 0"),
+    (["--lr", "inf"], "lr must be a finite number > 0, got inf"),
+    (["--lr", "nan"], "lr must be a finite number > 0, got nan"),
+    (["--early-stop", "-1"], "early_stop (patience) must be at least 0 (0 = off)"),
+    (["--param", "C=0"], "model plugin 'sklearn': parameter C=0 is not allowed; allowed: a finite number > 0"),
+    (["--param", "num_threads=-1"], "parameter num_threads=-1 is not allowed; allowed: an integer >= 0"),
     (["--dropout", "1.0"], "dropout must lie in [0, 1)"),
     (["--model-plugin", "nope"], "unknown model plugin 'nope'"),
-    (["--param", "depth=3"], "unknown parameter(s) depth for model sklearn; valid: C, balance"),
-    (["--param", "k=abc"], "not a valid int"),
+    (["--param", "depth=3"], "model plugin 'sklearn': unknown parameter(s) depth; valid: C, balance"),
+    (["--param", "k=abc"], "parameter k=abc is not allowed; allowed: an integer"),
 ])
 def test_bad_train_input(data_file, tmp_path, capsys, args, fragment):
     base = ["train", "--data-file", str(data_file), "--out-dir", str(tmp_path / "runs"), "--model-plugin", "sklearn"]
@@ -129,3 +134,58 @@ def test_every_builtin_model_learns_a_presence_rule(plugin, tmp_path):
     run = api.train(ds, plugin, params=params, seed=0, out_dir=None)
     assert run.metrics["accuracy"] >= 0.9, run.metrics
     assert run.metrics["beats_baseline"]
+
+
+def test_manifest_records_every_file_hash_and_the_threads(data_file, tmp_path):
+    import hashlib
+
+    ds = api.load_dataset(data_file)
+    api.train(ds, "sklearn", seed=1, out_dir=tmp_path, model_name="lr")
+    run_dir = tmp_path / "lr"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["threads"] == 1 and manifest["format_version"] == 2
+    on_disk = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()
+                     and p.name != "manifest.json")
+    assert sorted(manifest["files"]) == on_disk == ["model/config.json", "model/model.safetensors", "predictions.parquet"]
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((run_dir / name).read_bytes()).hexdigest() == digest
+
+
+def test_early_stop_zero_is_accepted(order_ds):
+    run = api.train(order_ds.subset(np.arange(300)), "xgboost-kmer", early_stop=0, params={"n_estimators": 4, "k": 2},
+                    seed=0, out_dir=None)
+    assert run.manifest["params"]["early_stop"] == 0 and run.metrics["n_epochs"] == 4
+
+
+class _NanModel:
+    """Trains, then predicts NaN: such a model must never be saved."""
+
+    param_defaults: dict = {}
+
+    def __init__(self, **params):
+        self.params = params
+
+    def fit(self, codes, labels, *, val=None, seed=None, progress=None):
+        return self
+
+    def predict_proba(self, codes):
+        return np.full((len(codes), 2), np.nan, dtype=np.float32)
+
+    def save(self, directory):
+        (directory / "nan.json").write_text("{}")
+
+
+def test_non_finite_predictions_are_not_saved(order_ds, tmp_path):
+    from motifprobe import hookimpl
+    from motifprobe.engine.registry import Registry
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def register_models(register):
+            register("nan-model", _NanModel)
+
+    registry = Registry(extra_plugins={"nan": Plugin()}, entry_points=False)
+    with pytest.raises(MotifprobeError, match="non-finite predictions .* nothing was saved"):
+        api.train(order_ds.subset(np.arange(300)), "nan-model", seed=0, out_dir=tmp_path / "runs", registry=registry)
+    assert not (tmp_path / "runs" / "nan-model").exists()

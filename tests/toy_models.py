@@ -88,3 +88,26 @@ class RandomConvModel:
         acts = np.einsum("npcw,fwc->npf", win, self.filters, optimize=True).max(axis=1)
         p = _sigmoid(np.maximum(acts, 0) @ self.readout - 0.5)
         return np.stack([1 - p, p], axis=1)
+
+
+class LogicModel:
+    """P(1) from the best PWM hit of each motif, combined with AND or OR (exactly, no training).
+
+    ``both_strands`` also scans the reverse complement, as a model of double-stranded DNA would.
+    """
+
+    def __init__(self, names: list[str], op: str = "and", both_strands: bool = False, slope: float = 1.5):
+        self.scanners = [PwmScanner(n) for n in names]
+        self.op, self.both_strands, self.slope = op, both_strands, slope
+
+    def _hit(self, scanner, codes):
+        best, _ = scanner.scan(codes)
+        if self.both_strands:
+            best = np.maximum(best, scanner.scan((3 - codes)[:, ::-1])[0])
+        return _sigmoid(self.slope * (best - scanner.threshold))
+
+    def predict_proba(self, codes):
+        hits = np.stack([self._hit(s, codes) for s in self.scanners])
+        p = hits.prod(axis=0) if self.op == "and" else 1 - (1 - hits).prod(axis=0)
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return np.stack([1 - p, p], axis=1)

@@ -13,10 +13,13 @@ from motifprobe.engine.motif_library import get_motifs
 from motifprobe.engine.sequences import encode
 
 PROGRESS_EVERY = 1000
+_COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 
 class SimdnaGenerator:
     """Sequences drawn with simdna: zero-order background, motif instances sampled from PWMs."""
+
+    description = "simdna draws the background and the PWM samples (the reference; ~100x slower than fast)"
 
     def motif_lengths(self, names: list[str]) -> dict[str, int]:
         return {m.name: m.length for m in get_motifs(names)}
@@ -36,12 +39,13 @@ class SimdnaGenerator:
         background = synthetic.ZeroOrderBackgroundGenerator(
             int(spec.seq_length), dict(zip("ACGT", spec.background)))
         by_seq = sites.groupby("seq", sort=True)
-        site_lists = {seq: list(zip(g["name"], g["start"], g["end"])) for seq, g in by_seq}
+        site_lists = {seq: list(zip(g["name"], g["start"], g["end"], g["strand"])) for seq, g in by_seq}
         seqs = []
         for i in range(spec.num_seqs):
             chars = list(background.generateBackground())
-            for name, start, end in site_lists.get(i, ()):
-                chars[start:end] = pwms[name].sampleFromPwm()
+            for name, start, end, strand in site_lists.get(i, ()):
+                sample = pwms[name].sampleFromPwm()
+                chars[start:end] = sample if strand != "-" else sample[::-1].translate(_COMPLEMENT)
             seqs.append("".join(chars))
             if progress is not None and ((i + 1) % PROGRESS_EVERY == 0 or i + 1 == spec.num_seqs):
                 progress(completed=i + 1, total=spec.num_seqs)

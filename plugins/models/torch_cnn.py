@@ -16,13 +16,14 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from motifprobe import hookimpl
+from motifprobe import Param, hookimpl
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.metrics import auroc
 from motifprobe.engine.models import SequenceModel
 from motifprobe.engine.sequences import one_hot
-from motifprobe.engine.model_files import first_line, read_model_config, write_model_config
+from motifprobe.engine.model_files import bad_param, config_int, first_line, read_model_config, write_model_config
 
+PLUGIN = "torch-cnn"
 WEIGHTS = "model.safetensors"
 MONITORS = ("auroc", "accuracy", "loss")
 NORMS = ("group", "batch", "none")
@@ -111,7 +112,7 @@ class TorchCNN(SequenceModel):
     Parameters
     ----------
     **params
-        Keys of :attr:`param_defaults` (see :attr:`param_help`).
+        Declared in :attr:`parameters` (``motifprobe plugins torch-cnn`` lists them).
 
     Attributes
     ----------
@@ -125,43 +126,53 @@ class TorchCNN(SequenceModel):
         Epochs actually run (fewer than ``epochs`` after early stopping).
     seq_length_ : int
         Sequence length seen in training.
+    threads_ : int
+        torch CPU threads used by ``fit`` (weights depend on it; same seed and threads, same bytes).
     """
 
-    param_defaults = {"epochs": 20, "lr": 3e-3, "dropout": 0.2, "early_stop": 3, "monitor": "auroc",
-                      "balance": False, "batch_size": 128, "predict_batch_size": 128, "n_filters": 32,
-                      "kernel_size": 15, "kernel_size2": 5, "pool2": 4, "hidden": 32, "norm": "none",
-                      "min_epochs": 6, "num_threads": 0}
-    param_help = {
-        "epochs": "maximum number of training epochs",
-        "lr": "Adam learning rate",
-        "dropout": "dropout rate before the final linear layer, in [0, 1)",
-        "early_stop": "patience: stop after this many epochs without validation improvement (0 = off)",
-        "monitor": "validation metric for early stopping: auroc, accuracy or loss",
-        "balance": "draw training batches with class-balanced weighted sampling",
-        "batch_size": "training mini-batch size",
-        "predict_batch_size": "sequences per forward pass in predict_proba (128 was fastest on 2 CPU cores)",
-        "n_filters": "filters in each convolution layer",
-        "kernel_size": "width of the first-layer convolution filters",
-        "kernel_size2": "width of the second-layer convolution filters (in pooled positions)",
-        "norm": "normalization after each convolution: none (default), group or batch",
-        "min_epochs": "early stopping never ends training before this epoch (the loss often plateaus first)",
-        "hidden": "units of a ReLU hidden layer before the output (0 = none: conv features -> linear)",
-        "pool2": "second max-pool window before the linear layer (0 = global max pool, position-free)",
-        "num_threads": "torch CPU threads during fit/predict (0 = torch default)",
-    }
+    name = PLUGIN
+    parameters = (
+        Param("epochs", int, 20, "maximum number of training epochs", low=1),
+        Param("lr", float, 3e-3, "Adam learning rate", low=0.0, low_open=True),
+        Param("dropout", float, 0.2, "dropout rate before the final linear layer", low=0.0, high=1.0, high_open=True),
+        Param("early_stop", int, 3, "patience: stop after this many epochs without validation improvement (0 = off)",
+              low=0),
+        Param("monitor", str, "auroc", "validation metric for early stopping", choices=MONITORS),
+        Param("balance", bool, False, "draw training batches with class-balanced weighted sampling"),
+        Param("batch_size", int, 128, "training mini-batch size", low=1),
+        Param("predict_batch_size", int, 128, "sequences per forward pass in predict_proba (128 was fastest on 2 CPU "
+              "cores)", low=1),
+        Param("n_filters", int, 32, "filters in each convolution layer", low=1),
+        Param("kernel_size", int, 15, "width of the first-layer convolution filters (at most the sequence length)",
+              low=1),
+        Param("kernel_size2", int, 5, "width of the second-layer convolution filters (in pooled positions)", low=1),
+        Param("pool2", int, 4, "second max-pool window before the linear layer (0 = global max pool, position-free)",
+              low=0),
+        Param("hidden", int, 32, "units of a ReLU hidden layer before the output (0 = none: conv features -> linear)",
+              low=0),
+        Param("norm", str, "none", "normalization after each convolution", choices=NORMS),
+        Param("min_epochs", int, 6, "early stopping never ends training before this epoch (the loss often plateaus "
+              "first)", low=1),
+        Param("num_threads", int, 2, "torch CPU threads during fit/predict; weights depend on it (0 = torch default: "
+              "all cores)", low=0),
+    )
 
     def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
+        super().__init__(**params)  # declared parameters are checked and coerced there
         p = self.params
-        if p["monitor"] not in MONITORS:
-            raise MotifprobeError(f"monitor must be one of {', '.join(MONITORS)}, got {p['monitor']!r}")
-        for key in ("epochs", "batch_size", "predict_batch_size", "n_filters", "kernel_size", "kernel_size2", "min_epochs"):
-            if int(p[key]) < 1:
-                raise MotifprobeError(f"{key} must be at least 1, got {p[key]}")
-        if not 0 <= float(p["dropout"]) < 1:
-            raise MotifprobeError(f"dropout must lie in [0, 1), got {p['dropout']}")
-        if not float(p["lr"]) > 0:
-            raise MotifprobeError(f"lr must be > 0, got {p['lr']}")
+        if p["norm"] == "group" and int(p["n_filters"]) % 4:
+            raise bad_param(PLUGIN, "n_filters", p["n_filters"], "a multiple of 4 with norm=group")
+
+    def check_length(self, seq_length: int) -> None:
+        """Refuse sequences too short for the architecture (one line naming the parameter)."""
+        p = self.params
+        if seq_length < 4:
+            raise MotifprobeError(f"{PLUGIN} needs sequences of length 4 or more, got {seq_length}")
+        if int(p["kernel_size"]) > seq_length:
+            raise bad_param(PLUGIN, "kernel_size", p["kernel_size"], f"at most the sequence length, {seq_length}")
+        if int(p["pool2"]) > 0 and (seq_length // 4) // int(p["pool2"]) < 1:
+            raise bad_param(PLUGIN, "pool2", p["pool2"], f"0 or at most {seq_length // 4} for sequences of "
+                            f"length {seq_length}")
 
     # -- training ----------------------------------------------------------------------------
     def _evaluate(self, codes: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -180,13 +191,10 @@ class TorchCNN(SequenceModel):
         codes, labels = np.asarray(codes, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
         if codes.ndim != 2 or len(codes) != len(labels) or len(codes) == 0:
             raise MotifprobeError(f"fit needs codes (N, L) and N labels, got {codes.shape} and {labels.shape}")
-        if codes.shape[1] < 4:
-            raise MotifprobeError(f"torch-cnn needs sequences of length 4 or more, got {codes.shape[1]}")
+        self.check_length(int(codes.shape[1]))
         if labels.min() < 0 or labels.max() > 1:
             raise MotifprobeError("torch-cnn is a binary classifier: labels must be 0 or 1")
         p = self.params
-        if int(p["pool2"]) > 0 and (codes.shape[1] // 4) // int(p["pool2"]) < 1:
-            raise MotifprobeError(f"sequences of length {codes.shape[1]} are too short for pool2={p['pool2']}; use pool2=0")
         rng = np.random.default_rng(seed)
         torch_seed = int(seed) if seed is not None else int(rng.integers(2**31))
         epochs, bs, patience = int(p["epochs"]), int(p["batch_size"]), int(p["early_stop"])
@@ -196,6 +204,7 @@ class TorchCNN(SequenceModel):
         best_score, best_state, since_best = None, None, 0
         with torch.random.fork_rng(devices=[]), _threads(int(p["num_threads"])):
             torch.manual_seed(torch_seed)
+            self.threads_ = int(torch.get_num_threads())
             self.net_ = _build_net(p, self.seq_length_)
             optimizer = torch.optim.Adam(self.net_.parameters(), lr=float(p["lr"]))
             loss_fn = torch.nn.CrossEntropyLoss()
@@ -278,23 +287,43 @@ class TorchCNN(SequenceModel):
     @classmethod
     def load(cls, directory: str | Path) -> "TorchCNN":
         """Read a model written by :meth:`save`; a missing or damaged file raises MotifprobeError."""
+        import torch
         from safetensors.torch import load_file
 
         config, model, weights_path = read_model_config(directory, WEIGHTS, "torch-cnn weights", cls)
+        config_path = Path(directory) / "config.json"
         seq_length = config["seq_length"]
         try:
+            model.check_length(seq_length)
+        except MotifprobeError as exc:
+            raise MotifprobeError(f"cannot read torch-cnn weights config {str(config_path)!r}: {exc}") from None
+        epochs = {key: config_int(config, key, config_path, "torch-cnn weights", 1, int(model.params["epochs"]),
+                                  optional=True) for key in ("best_epoch", "n_epochs")}
+        history = config.get("history") or []
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise MotifprobeError(f"cannot read torch-cnn weights config {str(config_path)!r}: "
+                                  "'history' must be a list of objects")
+        try:
             state = load_file(str(weights_path))
+            if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
+                raise ValueError("the weights hold non-finite values")
+            with torch.device("meta"):  # shapes only: a config edited to a huge net allocates nothing
+                expected = {k: tuple(v.shape) for k, v in _build_net(model.params, seq_length).state_dict().items()}
+            found = {k: tuple(v.shape) for k, v in state.items()}
+            if found != expected:
+                wrong = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+                raise ValueError(f"the weights do not fit the config's architecture ({', '.join(wrong[:3])})")
             net = _build_net(model.params, seq_length)
             net.load_state_dict(state, strict=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - safetensors and torch raise several types
             raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: {first_line(exc)}") from None
         net.eval()
         model.net_, model.seq_length_ = net, seq_length
-        model.history_ = list(config.get("history") or [])
-        if config.get("best_epoch") is not None:
-            model.best_epoch_ = int(config["best_epoch"])
-        if config.get("n_epochs") is not None:
-            model.n_epochs_ = int(config["n_epochs"])
+        model.history_ = list(history)
+        if epochs["best_epoch"] is not None:
+            model.best_epoch_ = epochs["best_epoch"]
+        if epochs["n_epochs"] is not None:
+            model.n_epochs_ = epochs["n_epochs"]
         return model
 
 

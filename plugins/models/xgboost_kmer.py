@@ -5,17 +5,19 @@ importing this module stays cheap.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from motifprobe import hookimpl
+from motifprobe import Param, hookimpl
 from motifprobe.engine.errors import MotifprobeError
-from motifprobe.engine.kmers import check_k, chunk_rows, kmer_features
-from motifprobe.engine.model_files import read_model_config, write_model_config
+from motifprobe.engine.kmers import MAX_K, check_k, chunk_rows, kmer_features
+from motifprobe.engine.model_files import config_int, read_model_config, write_model_config
 from motifprobe.engine.models import SequenceModel, expand_proba
 
+PLUGIN = "xgboost-kmer"
 MODEL_FILE = "model.ubj"
 
 
@@ -31,7 +33,7 @@ class XGBoostKmer(SequenceModel):
     Parameters
     ----------
     **params
-        Keys of :attr:`param_defaults` (see :attr:`param_help`).
+        Declared in :attr:`parameters` (``motifprobe plugins xgboost-kmer`` lists them).
 
     Attributes
     ----------
@@ -45,26 +47,24 @@ class XGBoostKmer(SequenceModel):
         Rounds used for prediction (best validation round, 1-based, with early stopping).
     seq_length_ : int
         Sequence length seen in training.
+    threads_ : int
+        Threads used by ``fit``.
     """
 
-    param_defaults = {"k": 5, "n_estimators": 300, "lr": 0.1, "max_depth": 6, "early_stop": 20, "balance": False}
-    param_help = {
-        "k": "k-mer size (features: counts of all 4**k k-mers)",
-        "n_estimators": "maximum boosting rounds",
-        "lr": "learning rate (shrinkage, eta)",
-        "max_depth": "maximum tree depth",
-        "early_stop": "stop after this many rounds without validation AUROC improvement (0 = off)",
-        "balance": "weight samples so that both classes weigh the same",
-    }
+    name = PLUGIN
+    parameters = (
+        Param("k", int, 5, "k-mer size (features: counts of all 4**k k-mers)", low=1, high=MAX_K),
+        Param("n_estimators", int, 300, "maximum boosting rounds", low=1),
+        Param("lr", float, 0.1, "learning rate (shrinkage, eta)", low=0.0, low_open=True),
+        Param("max_depth", int, 6, "maximum tree depth", low=1),
+        Param("early_stop", int, 20, "stop after this many rounds without validation AUROC improvement (0 = off)",
+              low=0),
+        Param("balance", bool, False, "weight samples so that both classes weigh the same"),
+        Param("num_threads", int, 2, "XGBoost threads during fit/predict (0 = all cores)", low=0),
+    )
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        check_k(self.params["k"])
-        for key in ("n_estimators", "max_depth"):
-            if int(self.params[key]) < 1:
-                raise MotifprobeError(f"{key} must be at least 1, got {self.params[key]}")
-        if not float(self.params["lr"]) > 0:
-            raise MotifprobeError(f"lr must be > 0, got {self.params['lr']}")
+    def _n_jobs(self) -> int:
+        return int(self.params["num_threads"]) or (os.cpu_count() or 1)
 
     def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
             seed: int | None = None, progress=None) -> "XGBoostKmer":
@@ -81,7 +81,7 @@ class XGBoostKmer(SequenceModel):
         k = check_k(p["k"], codes.shape[1])
         early = int(p["early_stop"]) if val is not None and int(p["early_stop"]) > 0 else None
         model = XGBClassifier(n_estimators=int(p["n_estimators"]), learning_rate=float(p["lr"]),
-                              max_depth=int(p["max_depth"]), tree_method="hist", n_jobs=2,
+                              max_depth=int(p["max_depth"]), tree_method="hist", n_jobs=self._n_jobs(),
                               random_state=0 if seed is None else int(seed), early_stopping_rounds=early,
                               eval_metric="auc")
         kwargs: dict[str, Any] = {"verbose": False}
@@ -91,6 +91,7 @@ class XGBoostKmer(SequenceModel):
             kwargs["eval_set"] = [(kmer_features(val[0], k), np.asarray(val[1], dtype=np.int64))]
         model.fit(kmer_features(codes, k), labels, **kwargs)
         self.model_, self.classes_, self.seq_length_ = model, classes, int(codes.shape[1])
+        self.threads_ = self._n_jobs()
         self._set_rounds()
         if progress is not None:
             progress(epoch=self.n_epochs_, total=self.n_epochs_)
@@ -133,14 +134,26 @@ class XGBoostKmer(SequenceModel):
         from xgboost import XGBClassifier
 
         config, model, model_path = read_model_config(directory, MODEL_FILE, "xgboost-kmer model", cls)
+        config_path = Path(directory) / "config.json"
         seq_length = config["seq_length"]
+        k = int(model.params["k"])
+        if k > seq_length:
+            raise MotifprobeError(f"cannot read xgboost-kmer model config {str(config_path)!r}: k={k} is longer "
+                                  f"than seq_length {seq_length}")
+        for key in ("n_epochs", "best_epoch"):
+            config_int(config, key, config_path, "xgboost-kmer model", 1, optional=True)
         try:
-            clf = XGBClassifier()
+            clf = XGBClassifier(n_jobs=model._n_jobs())
             clf.load_model(str(model_path))
             classes = np.asarray(clf.classes_, dtype=np.int64)
+            n_features = int(clf.get_booster().num_features())
         except Exception:  # XGBoostError messages are multi-line C++ traces: keep ours short
             raise MotifprobeError(f"cannot read xgboost-kmer model {str(model_path)!r}: "
                                   "the file is damaged or not an XGBoost model") from None
+        if n_features != 4**k or not np.array_equal(classes, [0, 1]):
+            raise MotifprobeError(f"cannot read xgboost-kmer model {str(model_path)!r}: it has {n_features} features "
+                                  f"and classes {classes.tolist()}, but its config says k={k} ({4**k} features) "
+                                  "and classes [0, 1]")
         model.model_, model.classes_, model.seq_length_ = clf, classes, seq_length
         model._set_rounds()
         return model

@@ -15,6 +15,7 @@ class DistanceTest(PerturbationTest):
     """
 
     n_motifs = 2
+    feature = "spacing"
     description = "both motifs moved to random places, order kept"
 
     def perturb(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:

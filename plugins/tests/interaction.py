@@ -20,6 +20,7 @@ class InteractionTest(PerturbationTest):
     """Non-additivity of two motifs; the three ablations share their replacement bases."""
 
     n_motifs = 2
+    feature = "interaction"
     primary_arm = "both"
     description = "loss(ablate both) - loss(additive expectation in logit space); AND rules give < 0"
 

@@ -15,6 +15,7 @@ class OrderTest(PerturbationTest):
     """
 
     n_motifs = 2
+    feature = "order"
     deterministic = True
     description = "the two motifs swapped in place (deterministic: scored once)"
 

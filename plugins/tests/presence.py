@@ -3,20 +3,36 @@ from __future__ import annotations
 
 import numpy as np
 
-from motifprobe import hookimpl
-from motifprobe.engine.perturb import replace_masked
+from motifprobe import Param, hookimpl
+from motifprobe.engine.perturb import dinuc_shuffle_windows, refill_windows, replace_masked, shuffle_windows
 from motifprobe.engine.perturbation import PerturbationTest, TestBatch
+
+FILLS = ("background", "shuffle", "dinuc-shuffle")
 
 
 class PresenceTest(PerturbationTest):
-    """Replace every instance of the motif with bases drawn from the background."""
+    """Destroy every instance of the motif.
+
+    ``fill`` chooses the replacement bases: ``background`` draws them from the dataset's
+    background distribution; ``shuffle`` permutes each instance's own bases (same composition);
+    ``dinuc-shuffle`` shuffles each instance keeping its dinucleotide counts (and first and
+    last base), as tangermeme does by default.
+    """
 
     n_motifs = 1
-    description = "every instance of the motif replaced by background bases"
+    feature = "presence"
+    description = "every instance of the motif destroyed (fill: background draws or a shuffle of its bases)"
+    parameters = (Param("fill", str, "background", "replacement bases for the motif's instances", choices=FILLS),)
 
     def perturb(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        mask = batch.instance_mask(batch.motifs)
-        return {"perturbed": replace_masked(batch.codes, mask, batch.num_perturbs, batch.background, rng)}
+        fill = self.params["fill"]
+        if fill == "background":
+            mask = batch.instance_mask(batch.motifs)
+            return {"perturbed": replace_masked(batch.codes, mask, batch.num_perturbs, batch.background, rng)}
+        sites = batch.instances(batch.motifs)
+        shuffle = shuffle_windows if fill == "shuffle" else dinuc_shuffle_windows
+        return {"perturbed": refill_windows(batch.codes, sites["seq"].to_numpy(), sites["start"].to_numpy(),
+                                            sites["end"].to_numpy(), batch.num_perturbs, shuffle, rng)}
 
 
 @hookimpl

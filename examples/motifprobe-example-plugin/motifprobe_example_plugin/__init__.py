@@ -2,7 +2,7 @@
 
 The entry point ``example = "motifprobe_example_plugin"`` (group ``motifprobe``) points at this
 module; motifprobe registers the module with pluggy, which finds the three ``@hookimpl``
-functions below by name. Each hook gets a ``register(name, factory, *, aliases=())`` callback.
+functions below by name (one per plugin kind). Each hook gets a ``register(name, factory, *, aliases=())`` callback.
 """
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from motifprobe import hookimpl
 from .generator import MarkovGCGenerator
 from .model import KmerNaiveBayes
 from .orientation import OrientationTest
+from .rule import ExactlyOneRule
 
 __version__ = "0.1.0"
-__all__ = ["MarkovGCGenerator", "KmerNaiveBayes", "OrientationTest",
-           "register_generators", "register_models", "register_perturbation_tests"]
+__all__ = ["MarkovGCGenerator", "KmerNaiveBayes", "OrientationTest", "ExactlyOneRule",
+           "register_generators", "register_models", "register_perturbation_tests", "register_rules"]
 
 
 @hookimpl
@@ -30,3 +31,8 @@ def register_models(register):
 @hookimpl
 def register_perturbation_tests(register):
     register("orientation", OrientationTest)
+
+
+@hookimpl
+def register_rules(register):
+    register("exactly-one", ExactlyOneRule, aliases=("xor",))

@@ -12,7 +12,7 @@ planted rule means exactly what it means for the built-in generators. The chain'
 distribution is recorded as the dataset's background, so perturbation tests draw their
 replacement bases from the composition the model was trained on.
 
-Options (``--param KEY=VALUE``, i.e. ``spec.options``): ``gc`` (default 0.6) and
+Parameters (``--param KEY=VALUE``, declared in ``parameters``, arriving as ``spec.options``): ``gc`` (default 0.6) and
 ``persistence`` (default 0.2). The spec's ``background`` is not used.
 """
 from __future__ import annotations
@@ -21,24 +21,11 @@ import dataclasses
 
 import numpy as np
 
-from motifprobe import GenerationSpec, MotifprobeError, finish_dataset, plan_sites, sample_pwm, validate_spec
-from motifprobe import get_motifs
+from motifprobe import GenerationSpec, Param, finish_dataset, get_motifs, plan_sites, sample_pwm, validate_spec
+from motifprobe import write_motifs
 
-OPTIONS = {"gc": 0.6, "persistence": 0.2}
 CHUNK = 50_000
 """Sequences drawn at once: bounds memory to a few float64 arrays of CHUNK x seq_length."""
-
-
-def _option(options: dict, key: str) -> float:
-    raw = options.get(key, OPTIONS[key])
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise MotifprobeError(f"markov-gc option {key}={raw!r} is not a number") from None
-    if not 0.0 <= value <= 1.0 or (key == "persistence" and value >= 1.0):
-        allowed = "[0, 1)" if key == "persistence" else "[0, 1]"
-        raise MotifprobeError(f"markov-gc option {key} must lie in {allowed}, got {value}")
-    return value
 
 
 def composition(gc: float) -> np.ndarray:
@@ -71,15 +58,20 @@ def sample_markov(n: int, length: int, gc: float, persistence: float, rng: np.ra
 class MarkovGCGenerator:
     """Generator plugin: Markov background with tunable GC, engine-placed motifs and labels."""
 
+    description = "first-order Markov background with tunable GC content and persistence"
+    parameters = (
+        Param("gc", float, 0.6, "GC share of the background", low=0.0, high=1.0),
+        Param("persistence", float, 0.2, "chance that a base repeats the previous one", low=0.0, high=1.0,
+              high_open=True),
+    )
+
     def motif_lengths(self, names: list[str]) -> dict[str, int]:
         return {m.name: m.length for m in get_motifs(names)}
 
     def generate(self, spec: GenerationSpec, *, seed: int, progress=None):
-        unknown = sorted(set(spec.options) - set(OPTIONS))
-        if unknown:
-            raise MotifprobeError(
-                f"unknown markov-gc option(s) {', '.join(unknown)}; valid: {', '.join(sorted(OPTIONS))}")
-        gc, persistence = _option(spec.options, "gc"), _option(spec.options, "persistence")
+        # The engine checked and coerced the declared parameters; defaults fill what is missing.
+        options = {p.name: p.default for p in self.parameters} | dict(spec.options)
+        gc, persistence = float(options["gc"]), float(options["persistence"])
         # Record the chain's composition as the background (the caller's spec is left as it was).
         spec = dataclasses.replace(spec, background=list(composition(gc)), options=dict(spec.options))
         lengths = self.motif_lengths(spec.motifs)
@@ -95,8 +87,5 @@ class MarkovGCGenerator:
             if progress is not None:
                 progress(completed=hi, total=n)
         for name, pwm in pwms.items():
-            rows = sites[sites["name"] == name]
-            if len(rows):
-                cols = rows["start"].to_numpy()[:, None] + np.arange(len(pwm))[None, :]
-                codes[rows["seq"].to_numpy()[:, None], cols] = sample_pwm(pwm, len(rows), rng)
+            write_motifs(codes, sites, name, sample_pwm(pwm, int((sites["name"] == name).sum()), rng))
         return finish_dataset(spec, codes, sites, generator="markov-gc", seed=seed)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from motifprobe import MotifprobeError, SequenceModel
+from motifprobe import MotifprobeError, Param, SequenceModel
 from motifprobe import kmer_counts
 
 FORMAT = "motifprobe-example-kmer-nb"
@@ -41,19 +41,15 @@ class KmerNaiveBayes(SequenceModel):
         Uniform class prior instead of the training frequencies (the ``--sampler`` flag).
     """
 
-    param_defaults = {"k": 4, "alpha": 1.0, "balance": False}
-    param_help = {"k": "k-mer length (1..10)", "alpha": "additive smoothing of k-mer counts (> 0)",
-                  "balance": "uniform class prior instead of the training class frequencies"}
+    name = "example-kmer-nb"
+    parameters = (
+        Param("k", int, 4, "k-mer length", low=1, high=MAX_K),
+        Param("alpha", float, 1.0, "additive smoothing of k-mer counts", low=0.0, low_open=True),
+        Param("balance", bool, False, "uniform class prior instead of the training class frequencies"),
+    )
 
     def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        k, alpha = self.params["k"], self.params["alpha"]
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= MAX_K:
-            raise MotifprobeError(f"example-kmer-nb: k must be an integer in 1..{MAX_K}, got {k!r}")
-        if not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
-            raise MotifprobeError(f"example-kmer-nb: alpha must be a number > 0, got {alpha!r}")
-        self.params["k"], self.params["alpha"] = int(k), float(alpha)
-        self.params["balance"] = bool(self.params["balance"])
+        super().__init__(**params)  # the engine checks and coerces the declared parameters
         self.log_prior_: np.ndarray | None = None
         self.feature_log_prob_: np.ndarray | None = None
 

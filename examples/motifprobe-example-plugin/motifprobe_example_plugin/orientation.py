@@ -32,6 +32,7 @@ class OrientationTest(PerturbationTest):
     """Reverse-complement the motif's first instance in place."""
 
     n_motifs = 1
+    feature = "orientation"
     deterministic = True
     description = "the motif's first instance reverse-complemented in place (deterministic: scored once)"
 
