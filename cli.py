@@ -470,20 +470,9 @@ def _add_compare(sub) -> None:
     p.set_defaults(func=cmd_compare)
 
 
-def _plugin_params(pairs: list[str]) -> dict[str, dict[str, str]]:
-    from motifprobe.engine.models import parse_param_pairs
-
-    out: dict[str, dict[str, str]] = {}
-    for pair in pairs:
-        if ":" not in pair.split("=", 1)[0]:
-            raise MotifprobeError(f"compare --param expects PLUGIN:KEY=VALUE, got {pair!r}")
-        plugin, rest = pair.split(":", 1)
-        out.setdefault(plugin, {}).update(parse_param_pairs([rest]))
-    return out
-
-
 def cmd_compare(args) -> int:
     from motifprobe import api
+    from motifprobe.engine.params import parse_scoped_pairs
     from motifprobe.engine.progress import rich_progress
 
     ds = api.load_dataset(args.data_file)
@@ -492,7 +481,7 @@ def cmd_compare(args) -> int:
                              num_perturbs=args.num_perturbs, seed=args.seed, mode=args.mode,
                              thresholds=_thresholds(args), test_sz=args.test_sz, balance=args.sampler,
                              epochs=args.epochs, lr=args.lr, dropout=args.dropout, early_stop=args.early_stop,
-                             params=_plugin_params(args.param), out_dir=args.out_dir, overwrite=args.overwrite,
+                             params=parse_scoped_pairs(args.param, "--param"), out_dir=args.out_dir, overwrite=args.overwrite,
                              test_params=_test_params(args), progress=progress)
     print_metrics(list(result.runs.values()))
     print_compare(result)

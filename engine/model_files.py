@@ -12,13 +12,13 @@ one-line errors naming the plugin, the parameter, the bad value and what is allo
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 from pathlib import Path
 from typing import Any, Callable
 
+from motifprobe.engine.dataset import file_sha256
 from motifprobe.engine.errors import MotifprobeError
 
 CONFIG = "config.json"
@@ -69,15 +69,6 @@ def regular_file(path: Path, label: str, max_bytes: int) -> int:
     return info.st_size
 
 
-def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_sha256(value: Any) -> bool:
     """True for a 64-character lowercase hex string."""
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
@@ -104,7 +95,7 @@ def write_json(path: str | Path, data: Any) -> None:
 def write_model_config(directory: str | Path, model_file: str, config: dict[str, Any]) -> None:
     """Write ``config.json`` with ``config`` plus the SHA-256 of ``model_file`` (already written)."""
     directory = Path(directory)
-    write_json(directory / CONFIG, {**config, "sha256": sha256_of(directory / model_file)})
+    write_json(directory / CONFIG, {**config, "sha256": file_sha256(directory / model_file)})
 
 
 def config_int(config: dict[str, Any], key: str, config_path: Path, label: str, minimum: int = 0,
@@ -154,6 +145,6 @@ def read_model_config(directory: str | Path, model_file: str, label: str,
         raise MotifprobeError(f"refusing to load {label} {str(model_path)!r}: its config {str(config_path)!r} "
                               "lacks a valid sha256 of the model file")
     regular_file(model_path, label, max_bytes)
-    if sha256_of(model_path) != expected:
+    if file_sha256(model_path) != expected:
         raise MotifprobeError(f"cannot read {label} {str(model_path)!r}: the file is damaged (checksum mismatch)")
     return config, model, model_path

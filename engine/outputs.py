@@ -30,7 +30,7 @@ import secrets
 import shutil
 import stat
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from motifprobe.engine.errors import MotifprobeError
 
@@ -325,13 +325,8 @@ def atomic_path(path: str | os.PathLike, *, inputs: Iterable[object] = (), what:
     """
     target = check_output_file(path, inputs=inputs, what=what)
     shown = str(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(target)
-        tmp = _temp_name(target)
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for open()
-    except OSError as exc:
-        raise write_error(shown, exc) from None
+    # O_EXCL: the temp name is ours alone; the umask applies, as for open().
+    tmp = _reserve_temp(target, shown, lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)))
     try:
         try:
             yield tmp
@@ -350,6 +345,18 @@ def atomic_path(path: str | os.PathLike, *, inputs: Iterable[object] = (), what:
             os.unlink(tmp)
 
 
+def _reserve_temp(target: Path, shown: str, create: Callable[[Path], object]) -> Path:
+    """Create (with ``create``) a fresh temp path beside ``target``, after cleaning stale ones."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(target)
+        tmp = _temp_name(target)
+        create(tmp)
+    except OSError as exc:
+        raise write_error(shown, exc) from None
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, kind: str = "run",
                inputs: Iterable[object] = (), what: str = "output directory") -> Iterator[Path]:
@@ -363,13 +370,7 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, kind: str = 
     inputs = list(inputs)
     target = check_output_dir(path, overwrite=overwrite, kind=kind, inputs=inputs, what=what)
     shown = str(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(target)
-        tmp = _temp_name(target)
-        os.mkdir(tmp, 0o777)  # the umask applies
-    except OSError as exc:
-        raise write_error(shown, exc) from None
+    tmp = _reserve_temp(target, shown, lambda p: os.mkdir(p, 0o777))  # the umask applies
     try:
         try:
             yield tmp

@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from motifprobe.engine.dataset import Dataset
+from motifprobe.engine.dataset import Dataset, file_sha256
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.model_files import (MAX_JSON_BYTES, MAX_MODEL_BYTES, is_sha256, read_json, regular_file,
-                                           sha256_of, show)
+                                           show)
 from motifprobe.engine.registry import Registry, get_registry
 
 MANIFEST = "manifest.json"
@@ -61,7 +61,7 @@ def run_file_hashes(directory: str | Path) -> dict[str, str]:
     directory = Path(directory)
     out = {}
     for path in sorted([directory / PREDICTIONS, *(p for p in (directory / MODEL_DIR).rglob("*") if p.is_file())]):
-        out[path.relative_to(directory).as_posix()] = sha256_of(path)
+        out[path.relative_to(directory).as_posix()] = file_sha256(path)
     return out
 
 
@@ -184,7 +184,7 @@ def verify_run_files(directory: str | Path, manifest: dict) -> None:
     for name, digest in sorted(manifest["files"].items()):
         path = directory / name
         regular_file(path, "run file", MAX_MODEL_BYTES)
-        if sha256_of(path) != digest:
+        if file_sha256(path) != digest:
             raise MotifprobeError(f"cannot read run file {str(path)!r}: the file is damaged "
                                   f"(sha256 differs from {MANIFEST})")
 

@@ -16,6 +16,7 @@ from motifprobe.engine.models import resolve_params
 from motifprobe.engine.outputs import atomic_dir, check_name, check_output_dir
 from motifprobe.engine.params import declared_params
 from motifprobe.engine.registry import Registry, get_registry
+from motifprobe.engine.seeds import check_seed
 from motifprobe.engine.runs import MANIFEST, MODEL_DIR, PREDICTIONS, RUN_FORMAT_VERSION, Run, run_file_hashes
 
 BALANCE_BELOW = 0.4
@@ -95,6 +96,7 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
     -------
     Run
     """
+    seed = check_seed(seed)
     registry = registry or get_registry()
     entry = registry.get("model", model_plugin)
     if epochs is not None and int(epochs) < 1:
