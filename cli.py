@@ -324,7 +324,10 @@ def _add_interpret(sub) -> None:
     p.add_argument("--batch-size", "--batch_size", type=int, default=None,
                    help="sequences per predict_proba call (default 8192; the model sub-batches)")
     p.add_argument("--out", default="results.csv", help="results CSV (a .json twin is written beside it)")
-    p.add_argument("--deltas", default=None, help="also write per-sequence deltas (Parquet)")
+    p.add_argument("--deltas", default=None,
+                   help="per-sequence deltas (Parquet; default: OUT's name with .deltas.parquet); "
+                        "'motifprobe summarize DELTAS' rebuilds the results from it")
+    p.add_argument("--no-deltas", "--no_deltas", action="store_true", help="do not write the deltas file")
     p.set_defaults(func=cmd_interpret)
 
 
@@ -355,7 +358,8 @@ def cmd_interpret(args) -> int:
     import pandas as pd
 
     from motifprobe import api
-    from motifprobe.engine.outputs import atomic_path, check_outputs
+    from motifprobe.engine.interpret import write_deltas
+    from motifprobe.engine.outputs import check_outputs
     from motifprobe.engine.progress import rich_progress
     from motifprobe.engine.sequences import validate_background
 
@@ -368,7 +372,8 @@ def cmd_interpret(args) -> int:
     if args.data_file is None:
         raise MotifprobeError("give --data-file DATA (the dataset the run was trained on)")
     inputs = [args.data_file, run_dir, args.preds]  # outputs may not replace these (engine/outputs.py)
-    check_outputs({"--out": args.out, "the .json twin of --out": json_twin(args.out), "--deltas": args.deltas},
+    deltas_path = None if args.no_deltas else (args.deltas or default_deltas_path(args.out))
+    check_outputs({"--out": args.out, "the .json twin of --out": json_twin(args.out), "--deltas": deltas_path},
                   inputs=inputs)
     ds = api.load_dataset(args.data_file)
     if args.background_dist is not None:
@@ -385,13 +390,61 @@ def cmd_interpret(args) -> int:
                                mode=args.mode, thresholds=_thresholds(args), progress=progress,
                                test_params=_test_params(args), **kwargs)
     write_results(result.table, args.out, inputs=inputs)
-    if args.deltas:
-        with atomic_path(args.deltas, inputs=inputs, what="--deltas") as tmp:
-            result.deltas.to_parquet(tmp, index=False)
+    if deltas_path:
+        write_deltas(result.deltas, result.metadata, deltas_path, inputs=inputs)
     print_results(result.table)
     console.print(f"wrote [bold]{args.out}[/bold] and [bold]{Path(args.out).with_suffix('.json')}[/bold]"
-                  + (f" and [bold]{args.deltas}[/bold]" if args.deltas else ""))
-    return 0
+                  + (f" and [bold]{deltas_path}[/bold]" if deltas_path else ""))
+    return _partial_status(result.table)
+
+
+def default_deltas_path(out: str | Path) -> Path | None:
+    """``results.csv`` -> ``results.deltas.parquet`` beside it (None for a path with no file name)."""
+    path = Path(out)
+    return path.with_suffix(".deltas.parquet") if path.name not in ("", ".", "..") else None
+
+
+def _partial_status(table) -> int:
+    """0, or 3 (partial success) when some rows are 'error', after saying so on one line."""
+    errors = table[table["verdict"] == "error"] if len(table) else table
+    if not len(errors):
+        return 0
+    first = errors.iloc[0]
+    err_console.print(f"motifprobe: {len(errors)} of {len(table)} result rows failed (verdict 'error'), e.g. "
+                      f"{first['model']} {first['test']} {first['motifs']}: {first['note']}",
+                      markup=False, highlight=False, soft_wrap=True)
+    return 3
+
+
+# -- summarize --------------------------------------------------------------------------------
+def _add_summarize(sub) -> None:
+    p = sub.add_parser("summarize", help="rebuild a results table from a deltas file (re-threshold without the model)")
+    p.add_argument("deltas_file", metavar="DELTAS", help="deltas Parquet written by interpret or compare")
+    p.add_argument("--out", default="results.csv", help="results CSV (a .json twin is written beside it)")
+    p.add_argument("--alpha", type=float, default=None, help="verdict: paired p vs sham below this (default: as recorded)")
+    p.add_argument("--min-effect", "--min_effect", type=float, default=None,
+                   help="verdict: |mean - sham mean| at least this (default: as recorded)")
+    p.add_argument("--min-count", "--min_count", type=int, default=None,
+                   help="verdict: sequences needed (default: as recorded)")
+    p.set_defaults(func=cmd_summarize)
+
+
+def cmd_summarize(args) -> int:
+    from dataclasses import replace
+
+    from motifprobe.engine.interpret import read_deltas, summarize_deltas
+    from motifprobe.engine.outputs import check_outputs
+    from motifprobe.engine.stats import Thresholds
+
+    check_outputs({"--out": args.out, "the .json twin of --out": json_twin(args.out)}, inputs=[args.deltas_file])
+    frame, meta = read_deltas(args.deltas_file)
+    given = {k: getattr(args, k) for k in ("alpha", "min_effect", "min_count") if getattr(args, k) is not None}
+    thresholds = replace(Thresholds(**meta["thresholds"]), **given)
+    table = summarize_deltas(frame, meta["units"], seed=meta["seed"], mode=meta["mode"], thresholds=thresholds)
+    write_results(table, args.out, inputs=[args.deltas_file])
+    print_results(table)
+    console.print(f"wrote [bold]{args.out}[/bold] and [bold]{Path(args.out).with_suffix('.json')}[/bold]")
+    return _partial_status(table)
 
 
 def json_twin(out: str | Path) -> Path | None:
@@ -413,6 +466,8 @@ def write_results(table, out: str | Path, inputs=()) -> None:
 
 
 def print_results(table) -> None:
+    from rich.markup import escape
+
     t = Table(title="perturbation tests (delta = perturbed loss - original loss; + = model relied on it)")
     cols = [("test", "test"), ("motifs", "motifs"), ("verdict", "verdict"), ("count", "n"),
             ("avg_loss_diff", "mean delta"), ("control_mean", "sham mean"), ("mean_label0", "mean | y=0"),
@@ -423,14 +478,17 @@ def print_results(table) -> None:
                      overflow="fold")
     for _, row in table.iterrows():
         verdict = row["verdict"]
-        style = {"effect": "bold green", "none": "dim", "untestable": "yellow"}.get(verdict, "")
+        style = {"effect": "bold green", "none": "dim", "untestable": "yellow", "error": "bold red"}.get(verdict, "")
         cells = []
         for key, _ in cols:
             value = row.get(key, "")
+            direction = row.get("direction")
             if key == "verdict":
-                value = f"[{style}]{verdict}{' (' + row['direction'] + ')' if row.get('direction') else ''}[/{style}]"
-            elif key == "test" and row.get("deterministic"):
+                value = f"[{style}]{verdict}{' (' + direction + ')' if isinstance(direction, str) and direction else ''}[/{style}]"
+            elif key == "test" and row.get("deterministic") is True:
                 value = f"{value} (1x)"
+            elif key == "note":
+                value = escape(value) if isinstance(value, str) else ""
             cells.append(_fmt(value) if not isinstance(value, str) else value)
         t.add_row(*cells)
     console.print(t)
@@ -438,11 +496,14 @@ def print_results(table) -> None:
 
 # -- main -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="motifprobe", description="What has a trained sequence model learned about motif grammar?")
+    parser = _Parser(prog="motifprobe", description="What has a trained sequence model learned about motif grammar?",
+                     epilog="--debug anywhere on the line (or MOTIFPROBE_DEBUG=1) shows tracebacks of errors and "
+                            "plugin faults.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_generate(sub)
     _add_train(sub)
     _add_interpret(sub)
+    _add_summarize(sub)
     _add_compare(sub)
     _add_plugins(sub)
     _add_export(sub)
@@ -486,13 +547,15 @@ def cmd_compare(args) -> int:
     print_metrics(list(result.runs.values()))
     print_compare(result)
     out = result.out_dir
-    console.print(f"wrote [bold]{out}/compare.csv[/bold], scorecard.csv, pairwise.csv, figures and "
+    console.print(f"wrote [bold]{out}/compare.csv[/bold], scorecard.csv, pairwise.csv, deltas.parquet, figures and "
                   f"[bold]{out}/report.html[/bold]")
-    return 0
+    return _partial_status(result.results)
 
 
 def print_compare(result) -> None:
-    models = list(result.runs)
+    import pandas as pd
+
+    models = list(pd.unique(result.results["model"]))  # failed models too: their cells say error
     t = Table(title="mean delta per test and model (* = effect vs sham; + = model relied on it; expected: the sign the rule implies)")
     t.add_column("test")
     t.add_column("motifs", overflow="fold")
@@ -514,6 +577,9 @@ def print_compare(result) -> None:
             expected = expected or str(card.loc[(m, test, motifs), "expected_sign"])
             color = {"hit": "green", "miss": "red", "wrong sign": "red", "extra": "yellow",
                      "decoy false call": "red"}.get(status, "dim")
+            if row["verdict"] == "error":
+                cells.append("[bold red]error[/bold red]")
+                continue
             mark = "*" if row["verdict"] == "effect" else ""
             cells.append(f"[{color}]{_fmt(float(row['avg_loss_diff']))}{mark}[/{color}]")
         t.add_row(test, motifs, expected, *cells)
@@ -547,6 +613,10 @@ def main(argv: list[str] | None = None) -> int:
     except MotifprobeError as exc:
         err_console.print(f"motifprobe: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv:  # anywhere on the line: tracebacks for plugin faults and errors
+        argv = [a for a in argv if a != "--debug"]
+        os.environ["MOTIFPROBE_DEBUG"] = "1"
     args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():
@@ -554,6 +624,12 @@ def main(argv: list[str] | None = None) -> int:
             _check_common(args)
             return int(args.func(args) or 0)
     except MotifprobeError as exc:
+        from motifprobe.engine.errors import debug_enabled
+
+        if debug_enabled():
+            import traceback
+
+            traceback.print_exc()
         err_console.print(f"motifprobe {args.command}: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:

@@ -76,7 +76,7 @@ def bench_interpret(rows, params: dict, label: str):
 
     from motifprobe import api
     from motifprobe.engine.interpret import interpret
-    from motifprobe.engine.perturb import replace_masked
+    from motifprobe.engine.ops import replace_masked
     from motifprobe.engine.perturbation import TestBatch
 
     torch.set_num_threads(2)

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from motifprobe.engine.dataset import Dataset
-from motifprobe.engine.errors import MotifprobeError
-from motifprobe.engine.interpret import interpret, plan_tests
+from motifprobe.engine.errors import ModelFault, MotifprobeError
+from motifprobe.engine.interpret import (DELTA_COLUMNS, deltas_metadata, interpret, plan, plan_tests, summarize_deltas,
+                                         unit_record, write_deltas)
 from motifprobe.engine.outputs import MARKER_KEY, atomic_dir, check_output_dir, compare_marker
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.runs import Run, load_run
@@ -37,6 +38,9 @@ class CompareResult:
     pairwise: pd.DataFrame
     runs: dict[str, Run] = field(default_factory=dict)
     out_dir: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Models whose rows are 'error', with the reason (the run is partial: exit status 3)."""
 
 
 def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6, min_effect: float = 0.05) -> pd.DataFrame:
@@ -127,6 +131,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
 
     def _do(target: Path | None) -> CompareResult:
         trained: dict[str, Run] = {}
+        failed: dict[str, str] = {}  # model -> why its rows are 'error' (a plugin fault, not a user mistake)
         for run_dir in runs:
             run = load_run(run_dir, dataset, registry)
             if run.name in trained:
@@ -136,31 +141,50 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             if name in trained:
                 raise MotifprobeError(f"model {name!r} given both as a plugin and as a run")
             task = _train_progress(progress, name)
-            trained[name] = train(dataset, name, params=dict((params or {}).get(name, {})), test_sz=test_sz,
-                                  seed=seed, balance=balance, epochs=epochs, lr=lr, dropout=dropout,
-                                  early_stop=early_stop, out_dir=target / "runs" if target else None,
-                                  progress=task, registry=registry)
+            try:
+                trained[name] = train(dataset, name, params=dict((params or {}).get(name, {})), test_sz=test_sz,
+                                      seed=seed, balance=balance, epochs=epochs, lr=lr, dropout=dropout,
+                                      early_stop=early_stop, out_dir=target / "runs" if target else None,
+                                      progress=task, registry=registry)
+            except ModelFault as exc:
+                failed[name] = str(exc)
         # Paired comparisons need the same sequences: the held-out ids every run shares.
         common = None
         for run in trained.values():
             ids = set(run.test_ids)
             common = ids if common is None else common & ids
-        if not common:
+        if trained and not common:
             raise MotifprobeError("the runs share no held-out test sequence; train them with the same --seed and --test-sz")
-        ids = [i for i in dataset.ids if i in common]
-        tables, delta_frames, metrics = [], [], {}
+        ids = [i for i in dataset.ids if common is None or i in common]
+        kwargs = dict(tests=tests, num_perturbs=num_perturbs, seed=seed, mode=mode, ids=ids, thresholds=thresholds,
+                      registry=registry, test_params=test_params)
+        tables, delta_frames, records, metrics = {}, [], {}, {}
         for name, run in trained.items():
-            res = interpret(run.model, dataset, motifs, tests=tests, num_perturbs=num_perturbs, seed=seed, mode=mode,
-                            ids=ids, thresholds=thresholds, model_name=name, progress=progress, registry=registry,
-                            test_params=test_params)
-            tables.append(res.table)
+            try:
+                res = interpret(run.model, dataset, motifs, model_name=name, progress=progress, **kwargs)
+            except ModelFault as exc:
+                failed[name] = str(exc)
+                continue
+            tables[name], records[name] = res.table, res.metadata["units"]
             delta_frames.append(res.deltas)
             metrics[name] = run.metrics
-        results = pd.concat(tables, ignore_index=True)
-        deltas = pd.concat(delta_frames, ignore_index=True)
+        if failed:  # every planned unit of a failed model is an 'error' row naming the fault
+            subset = dataset.subset(pd.Index(dataset.ids).get_indexer(ids))
+            units = plan(subset, list(motifs) if motifs else subset.motif_names, tests, registry,
+                         num_perturbs=num_perturbs, test_params=test_params)
+            for name, reason in failed.items():
+                records[name] = [unit_record(name, u, "error", reason) for u in units]
+                tables[name] = summarize_deltas(pd.DataFrame(columns=DELTA_COLUMNS), records[name], seed=seed,
+                                                mode=mode, thresholds=thresholds)
+        order = [m for m in [*trained, *names] if m in tables]
+        results = pd.concat([tables[m] for m in dict.fromkeys(order)], ignore_index=True)
+        deltas = pd.concat(delta_frames, ignore_index=True) if delta_frames else pd.DataFrame(columns=DELTA_COLUMNS)
+        metadata = deltas_metadata([r for m in dict.fromkeys(order) for r in records[m]], seed=seed, mode=mode,
+                                   thresholds=thresholds)
         scorecard, summary = score(results, dataset.rule, metrics)
         pairwise = pairwise_tests(deltas, thresholds.tolerance, thresholds.min_effect)
-        result = CompareResult(results, deltas, scorecard, summary, pairwise, trained, target)
+        result = CompareResult(results, deltas, scorecard, summary, pairwise,
+                               {m: r for m, r in trained.items() if m not in failed}, target, metadata, failed)
         if target is not None:
             _write_outputs(result, dataset, target, figures)
         return result
@@ -178,7 +202,7 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
     result.scorecard.to_csv(target / "scorecard.csv", index=False)
     result.summary.to_csv(target / "summary.csv", index=False)
     result.pairwise.to_csv(target / "pairwise.csv", index=False)
-    result.deltas.to_parquet(target / "deltas.parquet", index=False)
+    write_deltas(result.deltas, result.metadata, target / "deltas.parquet")
     info = {"dataset": str(dataset.path) if dataset.path else "(in memory)", "sequences": len(dataset),
             "length": dataset.seq_length, "rule": json.dumps(dataset.rule) if dataset.rule else "(none recorded)",
             "models": ", ".join(result.runs), "test sequences": int(result.results["count"].max() or 0)}

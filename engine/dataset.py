@@ -113,7 +113,7 @@ class Dataset:
 
     def occupied(self, exclude: tuple[str, ...] = ()) -> np.ndarray:
         """Boolean (N, L) mask of positions covered by a recorded site (bar ``exclude`` names)."""
-        from motifprobe.engine.perturb import interval_mask
+        from motifprobe.engine.ops import interval_mask
 
         sites = self.sites[~self.sites["name"].isin(exclude)] if exclude else self.sites
         return interval_mask(len(self), self.seq_length, sites["seq"].to_numpy(), sites["start"].to_numpy(),

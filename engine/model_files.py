@@ -1,14 +1,16 @@
-"""Helpers for model plugins' save/load: a ``config.json`` beside the model file, with checksum.
+"""Safe files for saved models: ``config.json`` with a checksum of every weights file.
 
-Every damage to a saved model (missing file, truncated file, edited or hostile config) becomes a
-one-line ``MotifprobeError`` naming the file, whatever the model file's own reader would have
-raised. The config's ``sha256`` of the model file is mandatory and is checked before the model
-file is parsed. It is an integrity check only (whoever can write the model file can write the
-config too): safety comes from the model formats themselves, which are data (JSON,
+:class:`motifprobe.SequenceModel` writes and reads the config through :func:`write_model_config`
+and :func:`read_model_config`; plugins only write and read their weights files. Every damage to
+a saved model (missing file, truncated file, edited or hostile config) becomes a one-line
+``MotifprobeError`` naming the file, whatever the weights file's own reader would have raised.
+The config's ``sha256`` (file name -> digest, one per weights file) is mandatory and is checked
+before any weights file is parsed. It is an integrity check only (whoever can write the weights
+can write the config too): safety comes from the formats themselves, which are data (JSON,
 safetensors, XGBoost's UBJSON), never code.
 
-Parameter checks shared by the built-in plugins (:func:`int_param`, :func:`float_param`) give
-one-line errors naming the plugin, the parameter, the bad value and what is allowed.
+:func:`bad_param` gives one-line errors naming the plugin, the parameter, the bad value and
+what is allowed.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from motifprobe.engine.dataset import file_sha256
 from motifprobe.engine.errors import MotifprobeError
@@ -92,10 +94,37 @@ def write_json(path: str | Path, data: Any) -> None:
 
 
 # -- model config -----------------------------------------------------------------------------
-def write_model_config(directory: str | Path, model_file: str, config: dict[str, Any]) -> None:
-    """Write ``config.json`` with ``config`` plus the SHA-256 of ``model_file`` (already written)."""
+MODEL_FORMAT = "motifprobe-model"
+MODEL_FORMAT_VERSION = 1
+"""Version of the ``config.json`` layout that :class:`motifprobe.SequenceModel` writes."""
+MAX_CLASSES = 1000
+MAX_WEIGHT_FILES = 100
+
+
+def is_plain_name(name: Any) -> bool:
+    """A file name directly inside the model directory (no folders, not ``config.json``)."""
+    return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..", CONFIG)
+            and "/" not in name and "\\" not in name and "\0" not in name)
+
+
+def write_model_config(directory: str | Path, config: dict[str, Any], files: list[str]) -> None:
+    """Write ``config.json``: ``config`` plus the format, its version and the sha256 of each of ``files``.
+
+    ``files`` (already written into ``directory``) must be plain, regular files.
+    """
     directory = Path(directory)
-    write_json(directory / CONFIG, {**config, "sha256": file_sha256(directory / model_file)})
+    hashes = {}
+    for name in files:
+        path = directory / name
+        regular_file(path, "model file", MAX_MODEL_BYTES)
+        hashes[name] = file_sha256(path)
+    write_json(directory / CONFIG, {**config, "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
+                                    "sha256": hashes})
+
+
+def config_error(config_path: Path, label: str, problem: str) -> MotifprobeError:
+    """The one-line error for a bad field of a model config."""
+    return MotifprobeError(f"cannot read {label} config {str(config_path)!r}: {problem}")
 
 
 def config_int(config: dict[str, Any], key: str, config_path: Path, label: str, minimum: int = 0,
@@ -106,45 +135,49 @@ def config_int(config: dict[str, Any], key: str, config_path: Path, label: str, 
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
         bound = f"..{maximum}" if maximum is not None else " or more"
-        raise MotifprobeError(f"cannot read {label} config {str(config_path)!r}: {key} must be an integer "
-                              f"{minimum}{bound}, got {show(value)}")
+        raise config_error(config_path, label, f"{key} must be an integer {minimum}{bound}, got {show(value)}")
     return value
 
 
-def read_model_config(directory: str | Path, model_file: str, label: str,
-                      factory: Callable[..., Any], max_bytes: int = MAX_MODEL_BYTES) -> tuple[dict[str, Any], Any, Path]:
-    """Read ``config.json``, build ``factory(**params)`` and check the model file's checksum.
+def read_model_config(directory: str | Path, label: str) -> dict[str, Any]:
+    """Read ``config.json`` and check the format, its version and every weights file's checksum.
 
-    The model file must be a regular file of at most ``max_bytes`` whose SHA-256 equals the
-    config's (mandatory) ``sha256``; nothing in it has been parsed when this returns.
-
-    Returns
-    -------
-    (config, model, model_path)
-        The parsed config (``seq_length`` checked), an unfitted model with the saved
-        parameters, and the model file.
+    The ``sha256`` object (file name -> hex digest) is mandatory; every file it names must be a
+    regular file of at most :data:`MAX_MODEL_BYTES` whose SHA-256 matches, and the directory
+    may hold nothing else. Nothing in those files has been parsed when this returns; the
+    plugin's own fields are the caller's to check.
     """
     directory = Path(directory)
-    config_path, model_path = directory / CONFIG, directory / model_file
+    config_path = directory / CONFIG
     config = read_json(config_path, f"{label} config")
     if not isinstance(config, dict):
-        raise MotifprobeError(f"cannot read {label} config {str(config_path)!r}: expected a JSON object, "
-                              f"got {type(config).__name__}")
-    params = config.get("params")
-    if not isinstance(params, dict):
-        raise MotifprobeError(f"cannot read {label} config {str(config_path)!r}: 'params' must be an object")
-    config_int(config, "seq_length", config_path, label, 1, MAX_SEQ_LENGTH)
-    try:
-        model = factory(**params)
-    except MotifprobeError as exc:
-        raise MotifprobeError(f"cannot read {label} config {str(config_path)!r}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - any damage to the config is the user's file problem
-        raise MotifprobeError(f"cannot read {label} config {str(config_path)!r}: {first_line(exc)}") from None
-    expected = config.get("sha256")
-    if not is_sha256(expected):
-        raise MotifprobeError(f"refusing to load {label} {str(model_path)!r}: its config {str(config_path)!r} "
-                              "lacks a valid sha256 of the model file")
-    regular_file(model_path, label, max_bytes)
-    if file_sha256(model_path) != expected:
-        raise MotifprobeError(f"cannot read {label} {str(model_path)!r}: the file is damaged (checksum mismatch)")
-    return config, model, model_path
+        raise config_error(config_path, label, f"expected a JSON object, got {type(config).__name__}")
+    if config.get("format") != MODEL_FORMAT:
+        raise config_error(config_path, label, f"not a {MODEL_FORMAT} config (models saved by motifprobe "
+                           "before 0.3 must be retrained)")
+    version = config_int(config, "format_version", config_path, label, 1)
+    if version > MODEL_FORMAT_VERSION:
+        raise config_error(config_path, label, f"format version {version} is newer than this motifprobe reads "
+                           f"({MODEL_FORMAT_VERSION}): upgrade motifprobe")
+    if version != MODEL_FORMAT_VERSION:
+        raise config_error(config_path, label, f"format version {version} is not supported (this motifprobe reads "
+                           f"{MODEL_FORMAT_VERSION}): retrain the model")
+    hashes = config.get("sha256")
+    if (not isinstance(hashes, dict) or not 1 <= len(hashes) <= MAX_WEIGHT_FILES
+            or not all(is_plain_name(k) and is_sha256(v) for k, v in hashes.items())):
+        raise MotifprobeError(f"refusing to load {label} {str(directory)!r}: its config {str(config_path)!r} "
+                              "lacks a valid sha256 of its weights file(s)")
+    for name, digest in sorted(hashes.items()):
+        path = directory / name
+        regular_file(path, label, MAX_MODEL_BYTES)
+        if file_sha256(path) != digest:
+            raise MotifprobeError(f"cannot read {label} {str(path)!r}: the file is damaged (checksum mismatch)")
+    # Nothing else in the directory: whatever the plugin opens has passed its checksum (or is missing).
+    with os.scandir(directory) as entries:
+        for i, entry in enumerate(entries):
+            if entry.name != CONFIG and entry.name not in hashes:
+                raise MotifprobeError(f"refusing to load {label} {str(directory)!r}: {entry.name} is not listed "
+                                      f"(with its sha256) in {CONFIG}")
+            if i > MAX_WEIGHT_FILES:
+                break
+    return config

@@ -2,58 +2,275 @@
 
 A model wrapper owns its featurization (one-hot, k-mers). Interpretation never looks inside a
 model: anything with ``predict_proba(codes)`` works, and :class:`CallableModel` turns a plain
-function into one.
+function into one. :class:`SequenceModel` is the base of model plugins: it owns everything but
+the model itself (input checks, chunked prediction, the output contract, config and checksums).
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, ContextManager
 
 import numpy as np
 
-from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.errors import ModelFault, MotifprobeError
+from motifprobe.engine.model_files import (CONFIG, MAX_CLASSES, MAX_SEQ_LENGTH, config_error, config_int, first_line,
+                                           is_plain_name, read_model_config, write_model_config)
 from motifprobe.engine.params import Param, declared_params, parse_pairs, resolve
 from motifprobe.engine.sequences import one_hot
 
 Progress = Callable[..., None]
+MAX_CODE = 4
+"""Codes a model receives: 0..3 = A, C, G, T; 4 = N (unknown base). Featurizing 4 is the plugin's job."""
+ROW_SUM_TOLERANCE = 1e-4
+"""Rows of a model's (n, C) output must sum to 1 within this."""
 
 
 class SequenceModel:
-    """Base class for model plugins (subclassing is optional; the methods are the contract).
+    """Base class of model plugins: the base owns the scaffolding, the plugin the model.
 
-    ``__init__`` only stores parameters (declared in ``parameters``, a tuple of
-    :class:`motifprobe.Param`; the values land in ``self.params``); ``fit`` does the work.
+    A plugin declares ``name``, ``description`` and ``parameters`` (a tuple of
+    :class:`motifprobe.Param`; the checked values land in ``self.params``) and implements four
+    methods; the public ``fit``, ``predict_proba``, ``save`` and ``load`` are the base's:
+
+    - ``_fit(codes, labels, val, seed, progress)``: train. Inputs are already checked: codes
+      ``uint8`` (N, L) in 0..4, labels ``int64`` (N,) >= 0 with at least two classes,
+      ``val`` = (codes, labels) or None; ``self.seq_length_`` and ``self.classes_`` are set.
+    - ``_predict_proba(codes)``: probabilities for at most ``predict_chunk`` checked sequences:
+      (n, C) with one column per class of ``classes_`` (or per label 0..max label), or (n,) =
+      P(class 1). The base checks the shape, finiteness, range and row sums.
+    - optionally ``_predict_context()``: a context manager around all chunks of one call
+      (thread settings, no-grad mode), entered once.
+    - ``_save_weights(directory) -> list of file names`` it wrote (safe formats only: JSON,
+      safetensors, ...). The base writes ``config.json`` beside them.
+    - ``_load_weights(directory, config)``: read them back into ``self``, which was built from
+      the saved parameters, with ``seq_length_`` and ``classes_`` set. Every file it reads has
+      passed its checksum; anything it raises becomes one ``MotifprobeError`` line.
 
     Standard parameter names a plugin may declare, so the ``train`` flags reach it:
-    ``epochs``, ``lr``, ``dropout``, ``early_stop``, ``monitor``, ``balance``.
+    ``epochs``, ``lr``, ``dropout``, ``early_stop``, ``monitor``, ``balance``. Optional fitted
+    attributes ``best_epoch_``, ``n_epochs_`` (run metrics) and ``history_`` (a list of dicts of
+    per-epoch numbers) are saved and restored by the base.
     """
 
+    name: ClassVar[str] = ""
+    """The registered plugin name; used in errors and recorded in ``config.json`` (default: the class name)."""
+    description: ClassVar[str] = ""
     parameters: ClassVar[tuple[Param, ...]] = ()
+    predict_chunk: ClassVar[int] = 1024
+    """Sequences per ``_predict_proba`` call (bounds prediction memory); may be a property."""
+    any_length: ClassVar[bool] = False
+    """True: predict on sequences of any length; False: only the length seen in training."""
+    binary: ClassVar[bool] = False
+    """True: training labels must be 0 and 1."""
+    weights_version: ClassVar[int] = 1
+    """Version of the plugin's own weights layout; a saved model of another version is refused."""
 
     def __init__(self, **params: Any) -> None:
-        self.params = resolve_params(type(self), params, getattr(type(self), "name", None))
+        self.params = resolve_params(type(self), params, self.plugin_name())
 
+    @classmethod
+    def plugin_name(cls) -> str:
+        return cls.name or cls.__name__
+
+    # -- what a plugin implements --------------------------------------------------------------
+    def _fit(self, codes: np.ndarray, labels: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None,
+             seed: int | None, progress: Progress | None) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _fit")
+
+    def _predict_proba(self, codes: np.ndarray) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _predict_proba")
+
+    def _predict_context(self) -> ContextManager[Any]:
+        """Optional: a context entered once around all chunks of one ``predict_proba`` call."""
+        return contextlib.nullcontext()
+
+    def _save_weights(self, directory: Path) -> list[str]:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _save_weights")
+
+    def _load_weights(self, directory: Path, config: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _load_weights")
+
+    # -- the contract -------------------------------------------------------------------------
     def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
             seed: int | None = None, progress: Progress | None = None) -> "SequenceModel":
         """Train on ``uint8`` codes (N, L) and integer labels (N,); return ``self``.
 
         ``val`` = (codes, labels) for early stopping; ``progress(epoch=, total=, **metrics)``
-        may be called once per epoch or round.
+        may be called once per epoch or round. Bad input raises one ``MotifprobeError`` line.
         """
-        raise NotImplementedError
+        codes = self._check_codes(codes, "fit")
+        labels = self._check_labels(labels, len(codes), "fit")
+        if len(codes) == 0:
+            raise self._error("fit needs at least one sequence")
+        classes = np.unique(labels)
+        if len(classes) < 2:
+            raise self._error(f"training needs at least two classes, got only label {int(classes[0])}")
+        if len(classes) > MAX_CLASSES or classes[-1] >= MAX_CLASSES:
+            raise self._error(f"labels must lie in 0..{MAX_CLASSES - 1}")
+        if self.binary and classes[-1] > 1:
+            raise self._error(f"a binary classifier: labels must be 0 or 1, got classes {classes.tolist()}")
+        if val is not None:
+            if not isinstance(val, (tuple, list)) or len(val) != 2:
+                raise self._error("val must be a tuple (codes, labels)")
+            val_codes = self._check_codes(val[0], "fit (val)", None if self.any_length else codes.shape[1])
+            val = (val_codes, self._check_labels(val[1], len(val_codes), "fit (val)"))
+        self.seq_length_, self.classes_ = int(codes.shape[1]), classes
+        try:
+            self._fit(codes, labels, val, seed, progress)
+        except BaseException:
+            del self.seq_length_, self.classes_  # a failed fit leaves no half-trained model
+            raise
+        return self
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
-        """Class probabilities, ``float32`` (N, n_classes), rows summing to 1, in bounded memory."""
-        raise NotImplementedError
+        """Class probabilities, ``float32`` (N, max(2, max label + 1)), rows summing to 1.
+
+        Computed ``predict_chunk`` sequences at a time; the plugin's output is checked chunk by
+        chunk (shape, finite, in [0, 1], rows summing to 1) and a violation is one line.
+        """
+        if not self.is_fitted():
+            raise self._error("not trained yet: call fit or load first")
+        codes = self._check_codes(codes, "predict_proba", None if self.any_length else self.seq_length_)
+        width = n_outputs(self.classes_)
+        out = np.empty((len(codes), width), dtype=np.float32)
+        step = max(1, int(self.predict_chunk))
+        owner = f"model plugin {self.plugin_name()!r}"
+        try:
+            with self._predict_context():
+                for lo in range(0, len(codes), step):
+                    chunk = codes[lo:lo + step]
+                    raw = self._predict_proba(chunk)
+                    out[lo:lo + step] = as_probabilities(raw, len(chunk), owner=owner, classes=self.classes_)
+        except MotifprobeError as exc:  # the output checks, or the plugin's own error: a model fault
+            if str(exc).startswith(owner):
+                raise ModelFault(str(exc)) from exc
+            raise ModelFault(str(self._error(first_line(exc)))) from exc
+        except Exception as exc:  # noqa: BLE001 - plugin code: one line, the traceback chained
+            raise ModelFault(str(self._error(f"predict_proba failed: {type(exc).__name__}: {first_line(exc)}"))) from exc
+        return out
+
+    def is_fitted(self) -> bool:
+        return "seq_length_" in self.__dict__ and "classes_" in self.__dict__
 
     def save(self, directory: str | Path) -> None:
-        """Write the model into ``directory`` (exists, empty) in a safe, non-pickle format."""
-        raise NotImplementedError
+        """Write the weights (the plugin's safe files) and ``config.json`` into ``directory`` (new or empty).
+
+        The config holds the format and its version, the plugin name, parameters,
+        ``seq_length``, ``classes``, the training facts and the sha256 of each weights file.
+        """
+        if not self.is_fitted():
+            raise self._error("nothing to save: call fit first")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if any(directory.iterdir()):  # load refuses files the config does not list
+            raise self._error(f"save needs an empty directory; {str(directory)!r} is not empty")
+        files = self._save_weights(directory)
+        if (not isinstance(files, (list, tuple)) or not files or not all(is_plain_name(f) for f in files)
+                or len(set(files)) != len(files)):
+            raise self._error(f"_save_weights must return the names of the files it wrote, got {files!r}")
+        config: dict[str, Any] = {"plugin": self.plugin_name(), "weights_version": int(self.weights_version),
+                                  "params": self.params, "seq_length": int(self.seq_length_),
+                                  "classes": [int(c) for c in self.classes_]}
+        for key in ("best_epoch", "n_epochs"):
+            if getattr(self, key + "_", None) is not None:
+                config[key] = int(getattr(self, key + "_"))
+        if getattr(self, "history_", None) is not None:
+            config["history"] = list(self.history_)
+        write_model_config(directory, config, list(files))
 
     @classmethod
     def load(cls, directory: str | Path) -> "SequenceModel":
-        """Read a model written by :meth:`save`; a damaged file raises MotifprobeError."""
-        raise NotImplementedError
+        """Read a model written by :meth:`save`; any damage raises one ``MotifprobeError`` line.
+
+        Order: config shape, format version and checksums of every weights file, then plugin
+        name and parameters (through the declared ``parameters``), then ``_load_weights``.
+        """
+        directory = Path(directory)
+        name = cls.plugin_name()
+        label = f"{name} model"
+        config_path = directory / CONFIG
+        config = read_model_config(directory, label)
+
+        def bad(problem: str) -> MotifprobeError:
+            return config_error(config_path, label, problem)
+
+        if config.get("plugin") != name:
+            raise bad(f"it was saved by model plugin {config.get('plugin')!r}, not {name!r}")
+        if config.get("weights_version") != cls.weights_version:
+            raise bad(f"weights version {config.get('weights_version')!r} is not the {cls.weights_version} "
+                      f"this {name} reads: retrain the model")
+        params = config.get("params")
+        if not isinstance(params, dict):
+            raise bad("'params' must be an object")
+        seq_length = config_int(config, "seq_length", config_path, label, 1, MAX_SEQ_LENGTH)
+        classes = config.get("classes")
+        if (not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES
+                or not all(type(c) is int and 0 <= c < MAX_CLASSES for c in classes) or sorted(set(classes)) != classes
+                or (cls.binary and classes != [0, 1])):
+            raise bad("'classes' must be " + ("[0, 1]" if cls.binary else
+                                              f"2..{MAX_CLASSES} increasing integers in 0..{MAX_CLASSES - 1}"))
+        facts = {key: config_int(config, key, config_path, label, 1, optional=True) for key in ("n_epochs", "best_epoch")}
+        if None not in facts.values() and facts["best_epoch"] > facts["n_epochs"]:
+            raise bad(f"best_epoch {facts['best_epoch']} is after n_epochs {facts['n_epochs']}")
+        history = config.get("history")
+        if history is not None and (not isinstance(history, list) or not all(
+                isinstance(h, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                            for v in h.values()) for h in history)):
+            raise bad("'history' must be a list of objects of numbers")
+        try:
+            model = cls(**params)
+        except Exception as exc:  # noqa: BLE001 - any damage to the config is the user's file problem
+            raise bad(first_line(exc)) from None
+        model.seq_length_, model.classes_ = seq_length, np.asarray(classes, dtype=np.int64)
+        for key, value in facts.items():
+            if value is not None:
+                setattr(model, key + "_", value)
+        if history is not None:
+            model.history_ = history
+        files = sorted(config["sha256"])
+        where = str(directory / files[0]) if len(files) == 1 else f"{str(directory)} ({', '.join(files)})"
+        try:
+            model._load_weights(directory, config)
+        except Exception as exc:  # noqa: BLE001 - the plugin's readers raise many types: one line
+            if isinstance(exc, OSError) and exc.filename:
+                raise MotifprobeError(f"cannot read {label} {str(exc.filename)!r}: {exc.strerror}") from None
+            raise MotifprobeError(f"cannot read {label} {where!r}: {first_line(exc)}") from None
+        return model
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _error(self, problem: str) -> MotifprobeError:
+        return MotifprobeError(f"model plugin {self.plugin_name()!r}: {problem}")
+
+    def _check_codes(self, codes: Any, where: str, length: int | None = None) -> np.ndarray:
+        """``uint8`` (N, L) codes in 0..4, of ``length`` when given; one line naming the plugin otherwise."""
+        if not isinstance(codes, np.ndarray) or codes.dtype != np.uint8:
+            got = f"dtype {codes.dtype}" if isinstance(codes, np.ndarray) else type(codes).__name__
+            raise self._error(f"{where} needs uint8 codes (N, L), got {got}")
+        if codes.ndim != 2 or codes.shape[1] < 1:
+            raise self._error(f"{where} needs uint8 codes (N, L), got shape {codes.shape}")
+        if length is not None and codes.shape[1] != length:
+            raise self._error(f"{where} got sequences of length {codes.shape[1]}; the model was trained on "
+                              f"length {length}")
+        if codes.size and int(codes.max()) > MAX_CODE:
+            raise self._error(f"{where} got code {int(codes.max())}; codes must lie in 0..{MAX_CODE} (A C G T N)")
+        return codes
+
+    def _check_labels(self, labels: Any, n: int, where: str) -> np.ndarray:
+        labels = np.asarray(labels)
+        if labels.dtype != bool and not np.issubdtype(labels.dtype, np.integer):
+            raise self._error(f"{where} needs integer labels, got dtype {labels.dtype}")
+        if labels.shape != (n,):
+            raise self._error(f"{where} needs one label per sequence: {n} sequences, labels of shape {labels.shape}")
+        labels = labels.astype(np.int64)
+        if n and labels.min() < 0:
+            raise self._error(f"{where} needs labels >= 0, got {int(labels.min())}")
+        return labels
+
+
+def n_outputs(classes: np.ndarray) -> int:
+    """Columns of ``predict_proba``: one per label 0..max label, at least two."""
+    return max(2, int(np.max(classes)) + 1)
 
 
 def resolve_params(factory: Any, given: dict[str, Any], name: str | None = None, kind: str = "model") -> dict[str, Any]:
@@ -71,16 +288,52 @@ def parse_param_pairs(pairs: list[str] | None) -> dict[str, str]:
     return parse_pairs(pairs, "--param")
 
 
-def as_probabilities(raw: Any, n: int) -> np.ndarray:
-    """Normalise a model's output to float32 (N, n_classes); a 1-D output is P(class 1)."""
-    probs = np.asarray(raw, dtype=np.float64)
-    if probs.ndim == 1 or (probs.ndim == 2 and probs.shape[1] == 1):
-        p1 = probs.reshape(-1)
-        probs = np.stack([1.0 - p1, p1], axis=1)
-    if probs.ndim != 2 or probs.shape[0] != n:
-        raise MotifprobeError(f"model returned shape {np.shape(raw)}, expected ({n}, n_classes)")
-    if not np.all(np.isfinite(probs)) or probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
-        raise MotifprobeError("model returned values outside [0, 1]; predict_proba must return probabilities")
+def as_probabilities(raw: Any, n: int, *, owner: str = "model", classes: np.ndarray | None = None) -> np.ndarray:
+    """Check a model's output and normalise it to float32 (n, C), C >= 2; one line naming ``owner`` if wrong.
+
+    ``raw`` is (n,) = P(class 1) or (n, C) probabilities: finite, in [0, 1], rows summing to 1
+    within :data:`ROW_SUM_TOLERANCE`. With ``classes`` (the labels seen in training), C may be
+    ``len(classes)`` (columns in the order of ``classes``, placed at their labels) or one per
+    label 0..max label; the result has ``max(2, max label + 1)`` columns.
+    """
+    try:
+        probs = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MotifprobeError(f"{owner}: predict_proba returned {type(raw).__name__}, not an array of numbers") from None
+    width = None if classes is None else n_outputs(classes)
+    if probs.ndim == 2 and probs.shape[1] == 1:
+        probs = probs[:, 0]
+    if probs.ndim == 1 and width not in (None, 2):
+        raise MotifprobeError(f"{owner}: predict_proba returned shape {np.shape(raw)} (P(class 1)) for a model "
+                              f"of {width} classes; expected ({n}, {width})")
+    want = f"({n},) or ({n}, {'C' if width is None else width})"
+    if probs.ndim not in (1, 2) or probs.shape[0] != n:
+        raise MotifprobeError(f"{owner}: predict_proba returned shape {np.shape(raw)} for {n} sequences; expected {want}")
+    bad = ~np.isfinite(probs)
+    if bad.any():
+        raise MotifprobeError(f"{owner}: predict_proba returned NaN or infinite values ({int(bad.sum())} of "
+                              f"{probs.size}); expected probabilities")
+    if probs.size and (probs.min() < -1e-6 or probs.max() > 1 + 1e-6):
+        raise MotifprobeError(f"{owner}: predict_proba returned values outside [0, 1] (min {probs.min():.4g}, "
+                              f"max {probs.max():.4g}); expected probabilities")
+    probs = np.clip(probs, 0.0, 1.0)
+    if probs.ndim == 1:
+        return np.stack([1.0 - probs, probs], axis=1).astype(np.float32)
+    sums = probs.sum(axis=1)
+    off = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
+    if off.any():
+        worst = sums[np.argmax(np.abs(sums - 1.0))]
+        raise MotifprobeError(f"{owner}: predict_proba returned rows that do not sum to 1 ({int(off.sum())} of {n}; "
+                              f"one sums to {worst:.6g})")
+    if width is not None and probs.shape[1] != width:
+        if probs.shape[1] != len(classes):
+            raise MotifprobeError(f"{owner}: predict_proba returned {probs.shape[1]} columns; expected {len(classes)} "
+                                  f"(one per class {np.asarray(classes).tolist()}) or {width} (one per label)")
+        placed = np.zeros((n, width), dtype=np.float64)
+        placed[:, np.asarray(classes, dtype=np.int64)] = probs
+        probs = placed
+    if probs.shape[1] < 2:
+        raise MotifprobeError(f"{owner}: predict_proba returned shape {np.shape(raw)}; expected {want}")
     return probs.astype(np.float32)
 
 
@@ -118,11 +371,3 @@ def as_model(model: Any) -> Any:
     if callable(model):
         return CallableModel(model)
     raise MotifprobeError(f"cannot interpret {type(model).__name__}: give an object with predict_proba or a callable")
-
-
-def expand_proba(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Place an estimator's probability columns at their class labels: float32 (N, max(2, C))."""
-    classes = np.asarray(classes, dtype=np.int64)
-    out = np.zeros((len(proba), max(2, int(classes.max()) + 1)), dtype=np.float64)
-    out[:, classes] = proba
-    return out.astype(np.float32)

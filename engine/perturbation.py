@@ -17,8 +17,7 @@ import pandas as pd
 
 from motifprobe.engine.dataset import first_site_bounds
 from motifprobe.engine.params import Param, declared_params, resolve
-from motifprobe.engine.perturb import interval_mask, place_windows, sham_windows
-from motifprobe.engine.sequences import sample_background
+from motifprobe.engine.ops import background_at, interval_mask, place_windows, sham_windows
 
 LOSS_EPS = 1e-7
 """Probabilities are clipped to [LOSS_EPS, 1] before the log: float32 models can return 0."""
@@ -174,5 +173,5 @@ def sham_perturb(batch: TestBatch, rng: np.random.Generator) -> np.ndarray:
     starts = sham_windows(batch.blocked(), lengths, batch.num_perturbs, rng)
     windows = place_windows(batch.codes, starts, lengths)
     out = np.repeat(batch.codes[:, None, :], batch.num_perturbs, axis=1)
-    out[windows] = sample_background(int(windows.sum()), batch.background, rng)
+    out[windows] = background_at(rng, windows, batch.background)
     return out

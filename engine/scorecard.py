@@ -28,7 +28,7 @@ from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.rules import Rule, as_rule
 
 STATUSES = ("hit", "wrong sign", "miss", "extra", "decoy false call", "confounded", "correct none", "untestable",
-            "unscored")
+            "unscored", "error")
 CARD_COLUMNS = ["model", "test", "feature", "motifs", "expected", "expected_sign", "found", "direction", "status",
                 "reason"]
 
@@ -47,6 +47,8 @@ def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...],
                 mode: str) -> tuple[Expectation | None, str, str]:
     """(expectation, status, reason) of one result row."""
     found = verdict == "effect"
+    if verdict == "error":
+        return None, "error", "the run failed (see the results row's note)"
     if verdict == "untestable":
         return None, "untestable", "too few sequences to test"
     if feature is None:
@@ -134,7 +136,9 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
         extras, decoys = int(counts.get("extra", 0)), int(counts.get("decoy false call", 0))
         negatives = int(group["status"].isin(["extra", "decoy false call", "correct none"]).sum())
         beats = m.get("beats_baseline")
-        if rule is None:
+        if (group["status"] == "error").all():
+            learned = "error"
+        elif rule is None:
             learned = "unknown rule"
         elif beats is False:
             learned = "no"
@@ -163,6 +167,8 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
 def _statement(model, learned, hits, misses, missing, extra, decoys, negatives, beats, m, wrong=0,
                wrong_list="") -> str:
     acc = f" (test accuracy {m['accuracy']:.3f})" if "accuracy" in m else ""
+    if learned == "error":
+        return f"{model} failed: nothing could be scored (see the 'error' rows)."
     if learned == "unknown rule":
         return f"{model}{acc}: the dataset carries no planted rule, so nothing can be scored."
     if beats is False:

@@ -112,10 +112,15 @@ def validate_background(background: list[float] | np.ndarray) -> np.ndarray:
 
 def sample_background(shape: tuple[int, ...], background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw i.i.d. bases with probabilities ``background`` (A, C, G, T) as ``uint8`` codes."""
+    return bases_from_uniform(rng.random(shape, dtype=np.float32), background)  # float32: 2**-24 is plenty
+
+
+def bases_from_uniform(u: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Turn uniforms in [0, 1) into bases with probabilities ``background`` (A, C, G, T), ``uint8``."""
     cdf = np.cumsum(np.asarray(background, dtype=np.float64)).astype(np.float32)
     cdf[-1] = 1.0
-    u = rng.random(shape, dtype=np.float32)  # float32 halves the cost; 2**-24 resolution is plenty
-    out = np.zeros(shape, dtype=np.uint8)
+    u = np.asarray(u, dtype=np.float32)
+    out = np.zeros(u.shape, dtype=np.uint8)
     for threshold in cdf[:-1]:  # three comparisons beat a searchsorted over every draw
         out += u >= threshold
     return out

@@ -8,6 +8,7 @@ save/load round trip, batching invariance, clear errors) and returns a dict of w
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from motifprobe.engine.dataset import Dataset, read_dataset, write_dataset
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.generation import GenerationSpec, compute_labels
+from motifprobe.engine.models import SequenceModel
 from motifprobe.engine.perturbation import Scorer, TestBatch
 
 DEFAULT_MOTIFS = ("STAT_known2", "CTCF_known1")
@@ -42,7 +44,10 @@ def check_model(factory: Any, *, params: dict | None = None, seed: int = 0, min_
     Checks: ``fit`` returns self; ``predict_proba`` gives float32 (N, C) probabilities summing
     to 1; same seed, same predictions; batching invariance; save -> load round trip;
     unknown parameters and a damaged model directory raise MotifprobeError; optionally a
-    minimum accuracy on an easy toy task.
+    minimum accuracy on an easy toy task. For a :class:`motifprobe.SequenceModel`, also that
+    the base's checks are in force: the plugin's output goes through them (NaN or a wrong
+    shape from ``_predict_proba`` is refused with one line naming the plugin), and so does its
+    input (codes of the wrong dtype).
     """
     params = dict(params or {})
     codes, labels = _toy_data(n, length, seed)
@@ -82,10 +87,38 @@ def check_model(factory: Any, *, params: dict | None = None, seed: int = 0, min_
         pass
     else:
         raise AssertionError("an unknown parameter must raise MotifprobeError")
+    if isinstance(model, SequenceModel):
+        _check_base_contract(model, codes[test])
     accuracy = float(np.mean(probs.argmax(axis=1) == labels[test]))
     if min_accuracy is not None:
         assert accuracy >= min_accuracy, f"accuracy {accuracy:.3f} on an easy toy task is below {min_accuracy}"
     return {"accuracy": accuracy}
+
+
+def _check_base_contract(model: SequenceModel, codes: np.ndarray) -> None:
+    """The base's input and output checks guard this fitted model (its plugin kept to the template)."""
+    name = type(model).plugin_name()
+    broken_outputs = {
+        "NaN": lambda x: np.full((len(x), 2), np.nan),
+        "a wrong shape": lambda x: np.full((max(len(x) - 1, 0), 2), 0.5),
+    }
+    for what, output in broken_outputs.items():
+        broken = copy.copy(model)
+        broken.__class__ = type(f"Broken{type(model).__name__}", (type(model),),
+                                {"_predict_proba": lambda self, x, output=output: output(x)})
+        try:
+            broken.predict_proba(codes)
+        except MotifprobeError as exc:
+            assert name in str(exc) and "\n" not in str(exc), f"refusing {what} must be one line naming {name!r}: {exc}"
+        else:
+            raise AssertionError(f"predict_proba accepted {what} from _predict_proba: implement _predict_proba "
+                                 "and leave predict_proba to SequenceModel")
+    try:
+        model.predict_proba(codes.astype(np.int64))
+    except MotifprobeError:
+        pass
+    else:
+        raise AssertionError("predict_proba accepted int64 codes: leave input checks to SequenceModel")
 
 
 def check_generator(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_MOTIFS, seed: int = 0,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from motifprobe.engine.dataset import Dataset
-from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.errors import ModelFault, MotifprobeError, fault
 from motifprobe.engine.metrics import classification_metrics
 from motifprobe.engine.models import resolve_params
 from motifprobe.engine.outputs import atomic_dir, check_name, check_output_dir
@@ -128,11 +128,17 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
     resolved = resolve_params(entry.factory, merged, entry.name)
     model = entry.factory(**resolved)
     codes, labels = dataset.codes, dataset.labels
-    model.fit(codes[train_idx], labels[train_idx], val=(codes[val_idx], labels[val_idx]), seed=int(seed),
-              progress=progress)
-    probs = np.asarray(model.predict_proba(codes[test_idx]), dtype=np.float64)
+    who = f"model plugin {entry.name!r} ({entry.distribution})"
+    try:
+        model.fit(codes[train_idx], labels[train_idx], val=(codes[val_idx], labels[val_idx]), seed=int(seed),
+                  progress=progress)
+        probs = np.asarray(model.predict_proba(codes[test_idx]), dtype=np.float64)
+    except MotifprobeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - plugin code: one line naming it (traceback with --debug)
+        raise fault(ModelFault, who, exc) from None
     if not np.all(np.isfinite(probs)):  # e.g. diverged training (a huge lr): such a model is never saved
-        raise MotifprobeError(f"model {entry.name} gave non-finite predictions on the held-out split "
+        raise ModelFault(f"model {entry.name} gave non-finite predictions on the held-out split "
                               f"({int(np.sum(~np.isfinite(probs).all(axis=1)))} of {len(probs)} sequences); "
                               "training diverged (try a smaller lr); nothing was saved")
     metrics = classification_metrics(labels[test_idx], probs, labels[train_idx])

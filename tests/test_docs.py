@@ -135,6 +135,18 @@ def test_each_minimal_example_registers_and_passes_its_conformance_check(kind):
     CHECKS[kind](entry.factory)
 
 
+def test_the_manuals_model_example_is_only_the_model():
+    """Written against the manual, a model implements the template methods and no scaffolding."""
+    from motifprobe import SequenceModel
+
+    source = manual_examples()["motifprobe_kmer_nb"]
+    for scaffolding in ("def fit(", "def predict_proba(", "def save(", "def load(", "config.json", "sha256",
+                        "MotifprobeError"):
+        assert scaffolding not in source, f"the manual's model example still does {scaffolding!r} itself"
+    assert len(source.strip().splitlines()) <= 45  # 50 when each model wrote its own checks and files
+    assert issubclass(load_example("motifprobe_kmer_nb").KmerNB, SequenceModel)
+
+
 def test_the_rule_example_states_signed_expectations():
     """The manual's rule: AND-like (negative interaction) when k is every pos motif, OR-like at k = 1."""
     module = load_example("motifprobe_at_least")

@@ -40,7 +40,7 @@ def rehash(run_dir: Path) -> None:
         if isinstance(doc, dict):
             weights = [p for p in (run_dir / "model").iterdir() if p.name != "config.json"]
             if weights:
-                doc["sha256"] = sha(weights[0])
+                doc["sha256"] = {p.name: sha(p) for p in weights}
                 config.write_text(json.dumps(doc))
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["files"] = {p.relative_to(run_dir).as_posix(): sha(p) for p in sorted(run_dir.rglob("*"))

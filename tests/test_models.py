@@ -14,8 +14,9 @@ import sys
 import numpy as np
 import pytest
 
+from motifprobe.engine import kmers
 from motifprobe.engine.errors import MotifprobeError
-from motifprobe.plugins.models import sklearn_kmer as sk_module
+from motifprobe.engine.kmers import chunk_rows, kmer_counts
 from motifprobe.plugins.models.sklearn_kmer import SklearnKmer, kmer_features
 from motifprobe.plugins.models.torch_cnn import TorchCNN, epoch_indices
 from motifprobe.plugins.models.xgboost_kmer import XGBoostKmer, balanced_weights
@@ -29,6 +30,13 @@ PLUGINS = {
     "xgboost-kmer": (XGBoostKmer, {"n_estimators": 100}, "model.ubj"),
 }
 SMALL = {"torch-cnn": {"epochs": 2}, "sklearn": {}, "xgboost-kmer": {"n_estimators": 20}}
+
+
+def rehash(directory) -> None:
+    """Re-record the sha256 of every weights file a saved model's config lists (as an attacker would)."""
+    config = json.loads((directory / "config.json").read_text())
+    config["sha256"] = {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in config["sha256"]}
+    (directory / "config.json").write_text(json.dumps(config))
 
 
 def make_data(n: int, rng: np.random.Generator, length: int = LENGTH) -> tuple[np.ndarray, np.ndarray]:
@@ -81,11 +89,19 @@ def test_batching_invariance(fitted, data, monkeypatch):
     whole = model.predict_proba(xt)
     halves = np.concatenate([model.predict_proba(xt[:157]), model.predict_proba(xt[157:])])
     np.testing.assert_allclose(whole, halves, atol=1e-6)
+    # The chunk size comes from the plugin's own setting...
     if name == "torch-cnn":
-        monkeypatch.setitem(model.params, "predict_batch_size", 7)
+        assert model.predict_chunk == model.params["predict_batch_size"] == 128
     else:
-        monkeypatch.setattr(sk_module, "CHUNK", 7)  # many small feature chunks
+        assert model.predict_chunk == chunk_rows(model.params["k"])
+    # ...and the base really calls the plugin chunk by chunk, each chunk its own rows.
+    seen = []
+    inner = type(model)._predict_proba
+    monkeypatch.setattr(type(model), "predict_chunk", 7)
+    monkeypatch.setattr(type(model), "_predict_proba", lambda self, x: seen.append(x.copy()) or inner(self, x))
     np.testing.assert_allclose(model.predict_proba(xt), whole, atol=1e-6)
+    assert [len(x) for x in seen] == [7] * (len(xt) // 7) + [len(xt) % 7]
+    assert np.array_equal(np.concatenate(seen), xt)
 
 
 def test_save_load_roundtrip(fitted, data, tmp_path):
@@ -113,9 +129,7 @@ def test_damaged_model_file(fitted, tmp_path, damage, checksum):
     else:
         path.unlink()
     if not checksum and path.exists():  # exercise the format's own parser: a config hash that matches
-        config = json.loads((tmp_path / "config.json").read_text())
-        config["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-        (tmp_path / "config.json").write_text(json.dumps(config))
+        rehash(tmp_path)
     with pytest.raises(MotifprobeError, match=weights) as err:
         type(model).load(tmp_path)
     assert "\n" not in str(err.value)
@@ -252,9 +266,7 @@ def _rewrite_arrays(directory, change):
     arrays = load_file(str(directory / "model.safetensors"))
     change(arrays)
     save_file(arrays, str(directory / "model.safetensors"))
-    config = json.loads((directory / "config.json").read_text())
-    config["sha256"] = hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
-    (directory / "config.json").write_text(json.dumps(config))
+    rehash(directory)
 
 
 @pytest.mark.parametrize("estimator, change, fragment", [
@@ -336,9 +348,11 @@ def test_torch_weights_do_not_depend_on_the_callers_thread_count(data, tmp_path)
 
 def test_kmer_features_match_direct_counts(data, monkeypatch):
     (x, _), _ = data
-    monkeypatch.setattr(sk_module, "CHUNK", 13)
+    monkeypatch.setattr(kmers, "CHUNK", 13)  # many feature chunks, the last one short
+    assert chunk_rows(3) == 13
     counts = kmer_features(x[:100], 3)
     assert counts.shape == (100, 64) and np.all(counts.sum(axis=1) == LENGTH - 2)
+    np.testing.assert_array_equal(counts, kmer_counts(x[:100], 3))  # every chunk from its own rows
     freqs = kmer_features(x[:100], 3, frequencies=True)
     np.testing.assert_allclose(freqs.sum(axis=1), 4**3, rtol=1e-5)  # relative frequencies: mean 1
     with pytest.raises(MotifprobeError):

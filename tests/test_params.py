@@ -9,7 +9,7 @@ from motifprobe import Param, PerturbationTest, api, hookimpl
 from motifprobe.cli import main
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.params import coerce, declared_params, parse_scoped_pairs, resolve
-from motifprobe.engine.perturb import dinuc_shuffle_windows, replace_masked, shuffle_windows
+from motifprobe.engine.ops import dinuc_shuffle_windows, replace_masked, shuffle_windows
 from motifprobe.engine.perturbation import TestBatch
 from motifprobe.engine.registry import Registry
 from motifprobe.engine.testing import check_perturbation_test

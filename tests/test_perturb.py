@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chisquare
 
-from motifprobe.engine.perturb import (free_starts, interval_mask, pick_starts, place_windows, relocate_pair, replace_masked,
+from motifprobe.engine.ops import (free_starts, interval_mask, pick_starts, place_windows, relocate_pair, replace_masked,
                             sham_windows, swap_segments)
 from motifprobe.engine.perturbation import TestBatch as Batch  # aliased: pytest would try to collect Test*
 from motifprobe.engine.perturbation import sham_perturb

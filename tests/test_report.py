@@ -47,10 +47,31 @@ def make_frames(models=MODELS, tests=TESTS, n_seqs=60, seed=0):
             pd.DataFrame(summary), pd.DataFrame(pairwise))
 
 
-def assert_png(path, min_bytes=5_000):
+def pixels(path) -> np.ndarray:
+    """The PNG decoded: uint8 RGB (height, width, 3). Fails on anything that is not a readable PNG."""
+    from PIL import Image
+
     data = path.read_bytes()
     assert data.startswith(PNG_MAGIC)
-    assert len(data) > min_bytes
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return np.asarray(image.convert("RGB"))
+
+
+def assert_png(path, min_size=(200, 300)):
+    """A decodable PNG of at least ``min_size`` (height, width) pixels that is not one flat colour."""
+    image = pixels(path)
+    assert image.shape[0] >= min_size[0] and image.shape[1] >= min_size[1], image.shape
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 20, "the figure is (nearly) blank"
+    return image
+
+
+def colour_count(image: np.ndarray, colour) -> int:
+    """Pixels within 1/255 per channel of ``colour`` (a matplotlib colour)."""
+    from matplotlib.colors import to_rgb
+
+    want = np.round(np.array(to_rgb(colour)) * 255).astype(int)
+    return int((np.abs(image.reshape(-1, 3).astype(int) - want).max(axis=1) <= 1).sum())
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +92,96 @@ def test_each_figure_is_a_real_png(built):
     _, figs, _, _ = built
     for path in figs.values():
         assert_png(path)
+
+
+def test_heatmap_colours_every_cell_by_its_mean_on_a_symmetric_scale(tmp_path):
+    import matplotlib
+
+    results = make_frames()[0]
+    image = assert_png(report.heatmap_png(results, tmp_path / "h.png"))
+    cmap = matplotlib.colormaps["RdBu_r"]
+    values = results["avg_loss_diff"].to_numpy()
+    vmax = np.abs(values).max()
+    counts = [colour_count(image, cmap((v + vmax) / (2 * vmax))) for v in values]
+    # each cell is ~10,000 pixels of its colour (less its label); no cell is missing or mis-coloured
+    assert min(counts) > 5_000, dict(zip(values.round(2), counts))
+    # more models make a wider figure, more tests a taller one
+    one = pixels(report.heatmap_png(make_frames(models=["a"], tests=TESTS[:1])[0], tmp_path / "one.png"))
+    assert image.shape[1] > one.shape[1] + 300 and image.shape[0] > one.shape[0] + 100
+
+
+def test_heatmap_nan_cells_are_grey(tmp_path):
+    results = make_frames(models=["a", "b"], tests=TESTS[:2])[0]
+    results.loc[0, "avg_loss_diff"] = np.nan
+    image = pixels(report.heatmap_png(results, tmp_path / "h.png"))
+    assert colour_count(image, "#d0d0d0") > 5_000
+    full = pixels(report.heatmap_png(make_frames(models=["a", "b"], tests=TESTS[:2])[0], tmp_path / "f.png"))
+    assert colour_count(full, "#d0d0d0") < 100
+
+
+def test_scorecard_figure_colours_each_cell_by_its_status(built):
+    _, figs, _, card = built
+    image = pixels(figs["scorecard"])
+    per_cell = {}
+    for status, colour in report.STATUS_COLORS.items():
+        cells = int((card["status"] == status).sum())
+        count = colour_count(image, colour)
+        if cells == 0:
+            assert count < 100, status
+        else:
+            per_cell[status] = count / cells
+    assert len(per_cell) == 6 and min(per_cell.values()) > 3_000
+    assert max(per_cell.values()) < 1.5 * min(per_cell.values()), per_cell  # same cell size for every status
+
+
+def test_distributions_draw_every_model_and_its_sham(built, tmp_path):
+    import matplotlib
+
+    _, figs, _, _ = built
+    image = pixels(figs["distributions"])
+    tab10 = matplotlib.colormaps["tab10"]
+    for i, _model in enumerate(MODELS):
+        colour = tab10(i)
+        assert colour_count(image, colour) > 1_000, f"no box of model {i}"
+        assert colour_count(image, report._lighter(colour)) > 1_000, f"no sham box of model {i}"
+    assert colour_count(image, tab10(len(MODELS))) < 50  # no fourth model
+    # six tests: two rows of panels, taller than one test's single row
+    one = pixels(report.distributions_png(make_frames(tests=TESTS[:1])[1], tmp_path / "one.png"))
+    assert image.shape[0] > 1.6 * one.shape[0]
+    # without control deltas there is no sham box
+    no_sham = make_frames(tests=TESTS[:1])[1].drop(columns="control_delta")
+    image = pixels(report.distributions_png(no_sham, tmp_path / "no_sham.png"))
+    assert colour_count(image, tab10(0)) > 1_000 and colour_count(image, report._lighter(tab10(0))) < 1_000
+
+
+def test_html_embeds_the_figure_files_and_shows_the_values(built):
+    import base64
+
+    _, figs, html_path, card = built
+    text = html_path.read_text(encoding="utf-8")
+    embedded = re.findall(r'<img alt="(\w+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', text)
+    assert [name for name, _ in embedded] == ["heatmap", "distributions", "scorecard"]
+    for name, data in embedded:
+        assert base64.b64decode(data) == figs[name].read_bytes()
+    results = make_frames()[0]
+    section = text[text.index('<section id="results">'):text.index('<section id="pairwise">')]
+    rows = re.findall(r'<tr class="(\w*)">(.*?)</tr>', section)
+    assert len(rows) == len(results)
+    for (klass, cells), (_, want) in zip(rows, results.iterrows()):
+        got = re.findall(r"<td[^>]*>(.*?)</td>", cells)
+        assert klass == want["verdict"]
+        assert got[:4] == [want["model"], want["test"], want["motifs"], want["verdict"]]
+        assert got[6] == f"{want['avg_loss_diff']:.3f}" and got[7] == f"{want['control_mean']:.3f}"
+        assert got[8] == f"{want['p_vs_control']:.2e}"  # p values below 1e-3 in scientific notation
+        assert got[9] == (f"{want['q_value']:.3f}" if want["q_value"] == 0 or want["q_value"] >= 1e-3 else
+                          f"{want['q_value']:.2e}")
+    score_section = text[text.index('<section id="scorecard">'):text.index('<section id="figures">')]
+    for status, colour in report.STATUS_COLORS.items():
+        assert score_section.count(f'<td style="background:{colour}">{status}</td>') == (card["status"] == status).sum()
+    summary = text[text.index('<section id="summary">'):text.index('<section id="scorecard">')]
+    assert summary.count("<li>") == len(MODELS) and "<td class=\"num\">0.900</td>" in summary
+    pairwise = text[text.index('<section id="pairwise">'):]
+    assert pairwise.count('<td class="stronger">') == len(TESTS) * 3
 
 
 def test_html_has_sections_models_statuses_and_images(built):
@@ -112,8 +223,12 @@ def test_all_nan_heatmap_and_empty_deltas(tmp_path):
     results = make_frames(models=["a", "b"], tests=TESTS[:2])[0].assign(avg_loss_diff=np.nan)
     assert_png(report.heatmap_png(results, tmp_path / "h.png"))
     empty = pd.DataFrame(columns=["model", "test", "motifs", "id", "label", "delta", "control_delta"])
-    path = report.distributions_png(empty, tmp_path / "d.png")
-    assert path.read_bytes().startswith(PNG_MAGIC) and path.stat().st_size > 1_000
+    image = pixels(report.distributions_png(empty, tmp_path / "d.png"))
+    # a small white figure with dark text ("no deltas") and no box
+    assert (image.min(axis=2) < 80).sum() > 200
+    assert (image.min(axis=2) > 245).mean() > 0.9
+    import matplotlib
+    assert colour_count(image, matplotlib.colormaps["tab10"](0)) == 0
 
 
 def test_large_deltas_are_sampled(tmp_path):

@@ -84,9 +84,12 @@ def test_bootstrap_ci_deterministic_and_contains_mean():
     b = bootstrap_ci(x, np.random.default_rng(42))
     assert a == b
     assert a[0] < x.mean() < a[1]
-    # a 95% CI of the mean is about +-1.96 SE wide
+    # A 95% CI of the mean is about +-1.96 SE wide. Over 200 seeds the ratio below stays in
+    # 0.91..1.07; a 90% interval gives ~0.84 and a 99% one ~1.31, so both fail this band.
     se = x.std(ddof=1) / math.sqrt(x.size)
-    assert 0.7 < (a[1] - a[0]) / (2 * 1.96 * se) < 1.3
+    assert 0.92 < (a[1] - a[0]) / (2 * 1.96 * se) < 1.08
+    lo90, hi90 = bootstrap_ci(x, np.random.default_rng(42), level=0.90)
+    assert 0.92 < (hi90 - lo90) / (2 * 1.645 * se) < 1.08
     c = bootstrap_ci(x, np.random.default_rng(43))
     assert c != a
 
@@ -318,3 +321,216 @@ def test_summarize_deterministic():
     deltas = sham + rng.normal(0.1, 0.05, n)
     a, b = run(deltas, sham, half_labels(n), seed=3), run(deltas, sham, half_labels(n), seed=3)
     assert a == b
+
+
+# ---------------------------------------------------------------- exact behaviour (mutation tests)
+# Each test below pins one behaviour a plausible code change would break; `make mutate` checks
+# that together they catch such changes (docs/testing.md).
+
+def test_bootstrap_ci_is_the_percentile_bootstrap_of_the_given_stream():
+    """Same draws as a one-block reference: n_boot resamples, int32 indices over all of x."""
+    x = np.random.default_rng(8).normal(0, 1, 40)
+    for n_boot, level in ((200, 0.95), (57, 0.8)):
+        idx = np.random.default_rng(7).integers(0, x.size, size=(n_boot, x.size), dtype=np.int32)
+        means = x[idx].mean(axis=1)
+        tail = (1 - level) / 2 * 100
+        want = (float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail)))
+        assert bootstrap_ci(x, np.random.default_rng(7), n_boot=n_boot, level=level) == want
+    # the default is 1000 resamples at 95%
+    assert bootstrap_ci(x, np.random.default_rng(1)) == bootstrap_ci(x, np.random.default_rng(1), 1000, 0.95)
+
+
+def test_bootstrap_ci_short_cuts_and_float64():
+    # constant input: exactly the value (a resampled mean of 7 x 0.1 is 0.09999999999999999)
+    assert bootstrap_ci(np.full(7, 0.1), np.random.default_rng(0)) == (0.1, 0.1)
+    # two different values: a real interval inside [min, max], not a short cut
+    lo, hi = bootstrap_ci(np.array([1.0, 3.0]), np.random.default_rng(0))
+    assert 1.0 <= lo < hi <= 3.0
+    # float32 input is resampled in float64: the same numbers as its float64 copy
+    x = np.random.default_rng(9).normal(0, 1, 60).astype(np.float32)
+    assert bootstrap_ci(x, np.random.default_rng(3)) == bootstrap_ci(x.astype(np.float64), np.random.default_rng(3))
+
+
+def test_zero_small_returns_float64_for_any_input():
+    assert zero_small([1, 2], 0.5).dtype == np.float64
+    got = zero_small(np.array([0.25, 3.0], dtype=np.float32), 0.5)
+    assert got.dtype == np.float64 and got.tolist() == [0.0, 3.0]
+
+
+def test_bh_computes_in_float64():
+    p = np.random.default_rng(3).random(30).astype(np.float32) * 0.01
+    q = benjamini_hochberg(p)
+    assert q.dtype == np.float64
+    np.testing.assert_array_equal(q, benjamini_hochberg(p.astype(np.float64)))
+
+
+def _threshold_error(**kwargs) -> str:
+    from motifprobe.engine.errors import MotifprobeError
+
+    with pytest.raises(MotifprobeError) as info:
+        Thresholds(**kwargs)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(alpha=0), "verdict threshold alpha (--alpha) must be a number with 0 < alpha <= 1, got 0.0"),
+    (dict(alpha=1.5), "verdict threshold alpha (--alpha) must be a number with 0 < alpha <= 1, got 1.5"),
+    (dict(alpha=float("nan")), "verdict threshold alpha (--alpha) must be a number with 0 < alpha <= 1, got nan"),
+    (dict(alpha="0.1"), "verdict threshold alpha (--alpha) must be a number with 0 < alpha <= 1, got '0.1'"),
+    (dict(min_effect=-0.5), "verdict threshold min_effect (--min-effect) must be a finite number >= 0, got -0.5"),
+    (dict(min_effect=float("inf")), "min_effect (--min-effect) must be a finite number >= 0, got inf"),
+    (dict(min_count=0), "verdict threshold min_count (--min-count) must be an integer >= 1, got 0"),
+    (dict(min_count=2.5), "verdict threshold min_count (--min-count) must be an integer >= 1, got 2.5"),
+    (dict(min_count=True), "verdict threshold min_count (--min-count) must be an integer >= 1, got True"),
+    (dict(tolerance=-1.0), "verdict threshold tolerance must be a finite number >= 0, got -1.0"),
+    (dict(n_bootstrap=0), "verdict threshold n_bootstrap must be an integer >= 1, got 0"),
+    (dict(alpha=np.array([[1, 2], [3, 4]])), "0 < alpha <= 1, got [[1 2] [3 4]]"),  # one line
+    (dict(alpha=list(range(40))), "got " + str(list(range(40)))[:60]),
+])
+def test_threshold_errors_name_the_flag_the_range_and_the_value(kwargs, message):
+    error = _threshold_error(**kwargs)
+    assert error.endswith(message), error
+    assert "\n" not in error
+
+
+def test_thresholds_accept_their_boundaries_and_serialize():
+    t = Thresholds(alpha=1, min_effect=0, min_count=1, tolerance=0, n_bootstrap=1)
+    assert t.to_dict() == {"alpha": 1.0, "min_effect": 0.0, "min_count": 1, "tolerance": 0.0, "n_bootstrap": 1}
+    assert Thresholds().to_dict() == {"alpha": 1e-3, "min_effect": 0.05, "min_count": 10, "tolerance": 1e-6,
+                                      "n_bootstrap": 1000}
+
+
+def full_run(deltas, sham, labels, flips=None, sham_flips=None, thresholds=Thresholds(), seed=0):
+    n = len(deltas)
+    flips = np.zeros(n) if flips is None else np.asarray(flips, float)
+    sham_flips = np.zeros(n) if sham_flips is None else np.asarray(sham_flips, float)
+    return summarize(np.asarray(deltas, float), np.asarray(sham, float), np.asarray(labels, np.int64), flips,
+                     sham_flips, thresholds, np.random.default_rng(seed))
+
+
+ROW_KEYS = {"count", "n_nonzero", "effect_size", "avg_loss_diff", "median", "ci_low", "ci_high", "p_value",
+            "p_vs_control", "control_mean", "rank_biserial", "flip_rate", "control_flip_rate", "verdict",
+            "called_in", "direction", "note", "n_label0", "mean_label0", "control_mean_label0",
+            "p_vs_control_label0", "n_label1", "mean_label1", "control_mean_label1", "p_vs_control_label1"}
+
+
+def test_summarize_empty_row_is_complete_and_nan():
+    row = run(np.array([]), np.array([]), np.array([], dtype=np.int64))
+    assert set(row) == ROW_KEYS
+    nan_keys = ROW_KEYS - {"count", "n_nonzero", "effect_size", "verdict", "called_in", "direction", "note",
+                           "n_label0", "n_label1"}
+    for key in nan_keys:
+        assert isinstance(row[key], float) and math.isnan(row[key]), key
+    assert row["effect_size"] == 0.0 and type(row["effect_size"]) is float
+    assert (row["verdict"], row["called_in"], row["direction"]) == ("untestable", "", "")
+    assert row["note"] == "no test sequence contains the motif(s)"
+
+
+def test_summarize_every_column_is_the_statistic_it_names():
+    rng = np.random.default_rng(20)
+    n = 60
+    labels = half_labels(n)
+    sham = rng.normal(0, 0.05, n)
+    deltas = sham + rng.normal(0.2, 0.1, n)
+    flips, sham_flips = rng.random(n), rng.random(n) / 2
+    t = Thresholds(n_bootstrap=50)
+    row = full_run(deltas, sham, labels, flips, sham_flips, t, seed=5)
+    assert set(row) == ROW_KEYS
+    assert row["count"] == n and row["n_nonzero"] == n
+    assert row["effect_size"] == float(deltas.sum())
+    assert row["avg_loss_diff"] == float(deltas.mean())
+    assert row["median"] == float(np.median(deltas))
+    assert (row["ci_low"], row["ci_high"]) == bootstrap_ci(deltas, np.random.default_rng(5), 50)
+    assert row["p_value"] == wilcoxon_p(deltas)
+    assert row["p_vs_control"] == wilcoxon_p(deltas - sham)
+    assert row["control_mean"] == float(sham.mean())
+    assert row["rank_biserial"] == rank_biserial(deltas)
+    assert row["flip_rate"] == float(flips.mean()) and row["control_flip_rate"] == float(sham_flips.mean())
+    for label in (0, 1):
+        sel = labels == label
+        assert row[f"n_label{label}"] == sel.sum()
+        assert row[f"mean_label{label}"] == float(deltas[sel].mean())
+        assert row[f"control_mean_label{label}"] == float(sham[sel].mean())
+        assert row[f"p_vs_control_label{label}"] == wilcoxon_p(deltas[sel] - sham[sel])
+    assert row["verdict"] == "effect" and row["called_in"] == "pooled,label0,label1" and row["direction"] == "+"
+
+
+def test_summarize_one_sequence_is_a_row_not_the_empty_row():
+    row = full_run([0.5], [0.0], [1], thresholds=Thresholds(min_count=1, alpha=1))
+    assert row["count"] == 1 and row["avg_loss_diff"] == 0.5 and row["effect_size"] == 0.5
+    assert row["note"] == ""
+
+
+def test_summarize_an_empty_stratum_is_nan_without_warnings():
+    import warnings
+
+    rng = np.random.default_rng(21)
+    sham = rng.normal(0, 0.01, 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row = full_run(sham + 1.0, sham, np.zeros(50, np.int64))
+    assert row["n_label1"] == 0
+    assert math.isnan(row["mean_label1"]) and math.isnan(row["control_mean_label1"])
+    assert math.isnan(row["p_vs_control_label1"])
+    assert row["called_in"] == "pooled,label0"
+
+
+def test_summarize_thresholds_are_inclusive_where_documented():
+    # min_count: a stratum with exactly min_count sequences may call an effect; the row is testable
+    sham = np.zeros(20)
+    deltas = np.linspace(0.5, 1.5, 20)
+    row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(min_count=20))
+    assert row["called_in"] == "pooled,label0" and row["verdict"] == "effect" and row["note"] == ""
+    row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(min_count=20, min_effect=5))
+    assert row["verdict"] == "none" and row["note"] == ""
+    # min_effect: |mean - control mean| equal to min_effect is enough
+    row = full_run(np.full(30, 0.5), np.zeros(30), np.zeros(30, np.int64), thresholds=Thresholds(min_effect=0.5))
+    assert "pooled" in row["called_in"]
+    # alpha: p equal to alpha is not enough (p < alpha)
+    p = wilcoxon_p(deltas)
+    row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(alpha=p, min_count=1))
+    assert row["called_in"] == "" and row["verdict"] == "none"
+    row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(alpha=min(1.0, p * 1.01), min_count=1))
+    assert row["called_in"] == "pooled,label0"
+
+
+def test_summarize_direction_prefers_pooled_then_positives_then_negatives():
+    n = 200
+    labels = half_labels(n)
+    base = np.linspace(0.5, 1.5, n // 2)
+    sham = np.zeros(n)
+    # negatives lose, positives gain: the pooled mean is ~0, so only the strata call
+    both = np.r_[-base, base]
+    row = full_run(both, sham, labels)
+    assert row["called_in"] == "label0,label1" and row["direction"] == "+"
+    row = full_run(-both, sham, labels)
+    assert row["called_in"] == "label0,label1" and row["direction"] == "-"
+    # only the negatives change: their sign
+    row = full_run(np.r_[-base, np.zeros(n // 2)], sham, labels, thresholds=Thresholds(min_effect=0.6))
+    assert row["called_in"] == "label0" and row["direction"] == "-"
+    # pooled first, even where the positives go the other way
+    row = full_run(np.r_[base, -0.1 * base], sham, labels, thresholds=Thresholds(min_effect=0.06))
+    assert row["called_in"] == "pooled,label0,label1" and row["direction"] == "+"
+    # nothing called: no direction
+    row = full_run(np.zeros(n), sham, labels)
+    assert row["direction"] == "" and row["called_in"] == ""
+
+
+def test_summarize_a_zero_mean_difference_that_is_significant_reads_plus():
+    # 90 small gains and 10 large losses: mean difference exactly 0, Wilcoxon p ~ 2.5e-9
+    diff = np.r_[np.ones(90), np.full(10, -9.0)]
+    row = full_run(diff, np.zeros(100), np.zeros(100, np.int64), thresholds=Thresholds(min_effect=0))
+    assert row["avg_loss_diff"] == 0.0 and row["called_in"] == "pooled,label0" and row["direction"] == "+"
+
+
+def test_summarize_notes_are_joined():
+    row = full_run(np.zeros(5), np.zeros(5), [0, 1, 0, 1, 1])
+    assert row["note"] == "all deltas are 0: the model's output did not change; only 5 sequences (< min_count 10)"
+    assert row["verdict"] == "untestable"
+
+
+def test_wilcoxon_computes_in_float64():
+    """scipy keeps float32 input in float32: a p of 0.3515065 instead of 0.351506503144448."""
+    x = np.random.default_rng(0).normal(0.1, 1, 300).astype(np.float32)
+    got = wilcoxon_p(x)
+    assert type(got) is float and got == wilcoxon_p(x.astype(np.float64))

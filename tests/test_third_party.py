@@ -256,7 +256,7 @@ def test_end_to_end_with_the_example_plugin(trained, clean_env):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert (manifest["model_plugin"], manifest["plugin_distribution"], manifest["plugin_version"]) == (
         "example-kmer-nb", EXAMPLE_DIST, "0.1.0")
-    assert [p.name for p in (run_dir / "model").iterdir()] == ["model.json"]
+    assert sorted(p.name for p in (run_dir / "model").iterdir()) == ["config.json", "model.json"]
     out = tmp / "results.csv"
     assert cli.main(["interpret", "--run", str(run_dir), "--data-file", str(data), "--tests", "presence",
                      "orientation", "control", "--motifs", "STAT_known2", "--num-perturbs", "2",

@@ -22,22 +22,14 @@ import numpy as np
 from motifprobe import Param, hookimpl
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.kmers import check_k, chunk_rows, kmer_features
-from motifprobe.engine.model_files import (config_int, first_line, read_model_config,
-                                           write_model_config)
-from motifprobe.engine.models import SequenceModel, expand_proba
+from motifprobe.engine.models import SequenceModel
 
 PLUGIN = "sklearn"
 ESTIMATORS = ("logistic_regression", "random_forest", "gradient_boosting", "naive_bayes")
 MODEL_FILE = "model.safetensors"
-FORMAT = "motifprobe-sklearn-arrays"
-FORMAT_VERSION = 1
-CHUNK = 20_000
-CHUNK_ELEMENTS = 2**24
-"""At most this many feature values (64 MB of float32) are built per chunk."""
 TREE_ROWS = 1024
 """Sequences walked down all trees at once (bounds the (rows, trees) index arrays)."""
 MAX_K = 8
-MAX_CLASSES = 1000
 TREE_KEYS = ("tree_offsets", "left", "right", "feature", "threshold", "value")
 ARRAY_KEYS = {
     "logistic_regression": ("coef", "intercept"),
@@ -302,6 +294,7 @@ class SklearnKmer(SequenceModel):
     """
 
     name = PLUGIN
+    any_length = True  # k-mer counts exist at every length (at least k)
     parameters = (
         Param("estimator", str, "logistic_regression", "the scikit-learn classifier", choices=ESTIMATORS),
         Param("k", int, 4, "k-mer size (features: counts of all 4**k k-mers)", low=1, high=MAX_K),
@@ -338,14 +331,12 @@ class SklearnKmer(SequenceModel):
 
         return MultinomialNB()
 
-    def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
-            seed: int | None = None, progress=None) -> "SklearnKmer":
-        """Fit the estimator on k-mer features of ``codes``; ``val`` is not used. Returns ``self``."""
-        codes, labels = np.asarray(codes, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
-        if codes.ndim != 2 or len(codes) != len(labels) or len(codes) == 0:
-            raise MotifprobeError(f"fit needs codes (N, L) and N labels, got {codes.shape} and {labels.shape}")
-        if labels.min() < 0:
-            raise MotifprobeError("sklearn: labels must be non-negative integers")
+    @property
+    def predict_chunk(self) -> int:
+        return chunk_rows(int(self.params["k"]))
+
+    def _fit(self, codes, labels, val, seed, progress) -> None:
+        """Fit the estimator on k-mer features of ``codes``; ``val`` is not used."""
         check_k(self.params["k"], codes.shape[1])
         x = self._features(codes)
         estimator = self._make_estimator(seed)
@@ -357,79 +348,34 @@ class SklearnKmer(SequenceModel):
                 estimator.fit(x, labels, sample_weight=compute_sample_weight("balanced", labels))
             else:
                 estimator.fit(x, labels)
-        classes = np.asarray(estimator.classes_, dtype=np.int64)
-        if len(classes) < 2:
-            raise MotifprobeError("sklearn: training needs at least two classes")
-        arrays = _estimator_arrays(self.params["estimator"], estimator)
-        self._set(arrays, classes, int(codes.shape[1]))
+        self._set(_estimator_arrays(self.params["estimator"], estimator))
         self.threads_ = threads or None
         if progress is not None:
             progress(epoch=1, total=1)
-        return self
 
-    def _set(self, arrays: dict[str, np.ndarray], classes: np.ndarray, seq_length: int) -> None:
-        self._facts = _check_arrays(self.params["estimator"], arrays, 4 ** int(self.params["k"]), len(classes))
-        self.arrays_, self.classes_, self.seq_length_ = arrays, classes, seq_length
+    def _set(self, arrays: dict[str, np.ndarray]) -> None:
+        self._facts = _check_arrays(self.params["estimator"], arrays, 4 ** int(self.params["k"]), len(self.classes_))
+        self.arrays_ = arrays
 
-    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
-        """Class probabilities, ``float32`` (N, 2), featurized and predicted chunk by chunk."""
-        if not hasattr(self, "arrays_"):
-            raise MotifprobeError("this sklearn model is not trained yet: call fit or load first")
-        codes = np.asarray(codes, dtype=np.uint8)
-        width = max(2, int(self.classes_.max()) + 1)
-        if len(codes) == 0:
-            return np.zeros((0, width), dtype=np.float32)
-        if codes.ndim != 2:
-            raise MotifprobeError(f"codes must be 2-D (N, L), got shape {codes.shape}")
-        out = np.empty((len(codes), width), dtype=np.float32)
-        step = chunk_rows(int(self.params["k"]))
-        for lo in range(0, len(codes), step):
-            proba = _predict_arrays(self.params["estimator"], self.arrays_, self._facts,
-                                    self._features(codes[lo:lo + step]))
-            out[lo:lo + step] = expand_proba(proba, self.classes_)
-        return out
+    def _predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        return _predict_arrays(self.params["estimator"], self.arrays_, self._facts, self._features(codes))
 
-    def save(self, directory: str | Path) -> None:
-        """Write ``model.safetensors`` (the estimator's arrays) and ``config.json`` to ``directory``."""
+    def _save_weights(self, directory: Path) -> list[str]:
         from safetensors.numpy import save_file
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        arrays = {k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}
-        save_file(arrays, str(directory / MODEL_FILE))
-        write_model_config(directory, MODEL_FILE, {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "params": self.params,
-            "seq_length": int(self.seq_length_), "classes": self.classes_.tolist()})
+        save_file({k: np.ascontiguousarray(v) for k, v in self.arrays_.items()}, str(directory / MODEL_FILE))
+        return [MODEL_FILE]
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "SklearnKmer":
-        """Read a model written by :meth:`save`: arrays only, every one checked before use."""
+    def _load_weights(self, directory: Path, config: dict[str, Any]) -> None:
+        """Arrays only, every one checked before use."""
         from safetensors.numpy import load_file
 
-        config, model, model_path = read_model_config(directory, MODEL_FILE, "sklearn model", cls)
-        config_path = Path(directory) / "config.json"
-        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
-            raise MotifprobeError(f"cannot read sklearn model config {str(config_path)!r}: not a {FORMAT} "
-                                  f"version {FORMAT_VERSION} config (models saved by motifprobe before 0.2 must be retrained)")
-        classes = config.get("classes")
-        if (not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES
-                or not all(type(c) is int and 0 <= c < MAX_CLASSES for c in classes) or sorted(set(classes)) != classes):
-            raise MotifprobeError(f"cannot read sklearn model config {str(config_path)!r}: 'classes' must be "
-                                  f"2..{MAX_CLASSES} increasing integers in 0..{MAX_CLASSES - 1}")
-        seq_length = config_int(config, "seq_length", config_path, "sklearn model", 1)
-        if int(model.params["k"]) > seq_length:
-            raise MotifprobeError(f"cannot read sklearn model config {str(config_path)!r}: k={model.params['k']} "
-                                  f"is longer than seq_length {seq_length}")
+        check_k(self.params["k"], self.seq_length_)
+        arrays = load_file(str(directory / MODEL_FILE))
         try:
-            arrays = load_file(str(model_path))
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several types for damaged files
-            raise MotifprobeError(f"cannot read sklearn model {str(model_path)!r}: {first_line(exc)}") from None
-        try:
-            model._set(arrays, np.asarray(classes, dtype=np.int64), seq_length)
+            self._set(arrays)
         except (ValueError, TypeError, IndexError) as exc:
-            raise MotifprobeError(f"cannot read sklearn model {str(model_path)!r}: {first_line(exc)} "
-                                  f"(estimator {model.params['estimator']}, k={model.params['k']})") from None
-        return model
+            raise ValueError(f"{exc} (estimator {self.params['estimator']}, k={self.params['k']})") from None
 
 
 @hookimpl

@@ -21,7 +21,7 @@ from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.metrics import auroc
 from motifprobe.engine.models import SequenceModel
 from motifprobe.engine.sequences import one_hot
-from motifprobe.engine.model_files import bad_param, config_int, first_line, read_model_config, write_model_config
+from motifprobe.engine.model_files import bad_param
 
 PLUGIN = "torch-cnn"
 WEIGHTS = "model.safetensors"
@@ -131,6 +131,7 @@ class TorchCNN(SequenceModel):
     """
 
     name = PLUGIN
+    binary = True
     parameters = (
         Param("epochs", int, 20, "maximum number of training epochs", low=1),
         Param("lr", float, 3e-3, "Adam learning rate", low=0.0, low_open=True),
@@ -176,30 +177,26 @@ class TorchCNN(SequenceModel):
 
     # -- training ----------------------------------------------------------------------------
     def _evaluate(self, codes: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-        probs = self.predict_proba(codes).astype(np.float64)
+        step = self.predict_chunk
+        with self._predict_context():  # unchecked: a diverged epoch scores NaN (never the best), it does not fail
+            probs = np.concatenate([self._predict_proba(codes[lo:lo + step]) for lo in range(0, len(codes), step)])
+        probs = probs.astype(np.float64)
         labels = np.asarray(labels, dtype=np.int64)
         p_true = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
         return {"val_loss": float(-np.log(p_true).mean()),
                 "val_accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
                 "val_auroc": auroc(labels, probs[:, 1])}
 
-    def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
-            seed: int | None = None, progress=None) -> "TorchCNN":
-        """Train on codes (N, L) and 0/1 labels; early-stop on ``val`` by ``monitor``; return ``self``."""
+    def _fit(self, codes, labels, val, seed, progress) -> None:
+        """Train on codes (N, L) and 0/1 labels; early-stop on ``val`` by ``monitor``."""
         import torch
 
-        codes, labels = np.asarray(codes, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
-        if codes.ndim != 2 or len(codes) != len(labels) or len(codes) == 0:
-            raise MotifprobeError(f"fit needs codes (N, L) and N labels, got {codes.shape} and {labels.shape}")
-        self.check_length(int(codes.shape[1]))
-        if labels.min() < 0 or labels.max() > 1:
-            raise MotifprobeError("torch-cnn is a binary classifier: labels must be 0 or 1")
+        self.check_length(self.seq_length_)
         p = self.params
         rng = np.random.default_rng(seed)
         torch_seed = int(seed) if seed is not None else int(rng.integers(2**31))
         epochs, bs, patience = int(p["epochs"]), int(p["batch_size"]), int(p["early_stop"])
         maximize = p["monitor"] != "loss"
-        self.seq_length_ = int(codes.shape[1])
         self.history_: list[dict[str, float]] = []
         best_score, best_state, since_best = None, None, 0
         with torch.random.fork_rng(devices=[]), _threads(int(p["num_threads"])):
@@ -248,83 +245,51 @@ class TorchCNN(SequenceModel):
         else:
             self.best_epoch_ = self.n_epochs_
         self.net_.eval()
-        return self
 
     # -- prediction ----------------------------------------------------------------------------
-    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
-        """Softmax class probabilities, ``float32`` (N, 2), computed ``predict_batch_size`` at a time."""
+    @property
+    def predict_chunk(self) -> int:
+        return int(self.params["predict_batch_size"])
+
+    @contextlib.contextmanager
+    def _predict_context(self) -> Iterator[None]:
         import torch
 
-        if not hasattr(self, "net_"):
-            raise MotifprobeError("this torch-cnn model is not trained yet: call fit or load first")
-        codes = np.asarray(codes, dtype=np.uint8)
-        if len(codes) == 0:
-            return np.zeros((0, 2), dtype=np.float32)
-        if codes.ndim != 2 or codes.shape[1] < 4:
-            raise MotifprobeError(f"torch-cnn needs codes (N, L) with L >= 4, got shape {codes.shape}")
-        bs = int(self.params["predict_batch_size"])
-        out = np.empty((len(codes), 2), dtype=np.float32)
         self.net_.eval()
-        with torch.inference_mode(), _threads(int(self.params["num_threads"])):
-            for lo in range(0, len(codes), bs):
-                logits = self.net_(_batch(codes[lo:lo + bs]))
-                out[lo:lo + bs] = torch.softmax(logits, dim=1).numpy()
-        return out
+        with torch.inference_mode(), _threads(int(self.params["num_threads"])):  # once per call: costly to switch
+            yield
+
+    def _predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        """Softmax class probabilities (n, 2)."""
+        import torch
+
+        return torch.softmax(self.net_(_batch(codes)), dim=1).numpy()
 
     # -- persistence ---------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        """Write ``model.safetensors`` (weights) and ``config.json`` (params, seq_length) to ``directory``."""
+    def _save_weights(self, directory: Path) -> list[str]:
         from safetensors.torch import save_file
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.net_.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS))
-        write_model_config(directory, WEIGHTS, {
-            "params": self.params, "seq_length": self.seq_length_, "best_epoch": getattr(self, "best_epoch_", None),
-            "n_epochs": getattr(self, "n_epochs_", None), "history": getattr(self, "history_", [])})
+        save_file({k: v.detach().contiguous() for k, v in self.net_.state_dict().items()}, str(directory / WEIGHTS))
+        return [WEIGHTS]
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "TorchCNN":
-        """Read a model written by :meth:`save`; a missing or damaged file raises MotifprobeError."""
+    def _load_weights(self, directory: Path, config: dict[str, Any]) -> None:
         import torch
         from safetensors.torch import load_file
 
-        config, model, weights_path = read_model_config(directory, WEIGHTS, "torch-cnn weights", cls)
-        config_path = Path(directory) / "config.json"
-        seq_length = config["seq_length"]
-        try:
-            model.check_length(seq_length)
-        except MotifprobeError as exc:
-            raise MotifprobeError(f"cannot read torch-cnn weights config {str(config_path)!r}: {exc}") from None
-        epochs = {key: config_int(config, key, config_path, "torch-cnn weights", 1, int(model.params["epochs"]),
-                                  optional=True) for key in ("best_epoch", "n_epochs")}
-        history = config.get("history") or []
-        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-            raise MotifprobeError(f"cannot read torch-cnn weights config {str(config_path)!r}: "
-                                  "'history' must be a list of objects")
-        try:
-            state = load_file(str(weights_path))
-            if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
-                raise ValueError("the weights hold non-finite values")
-            with torch.device("meta"):  # shapes only: a config edited to a huge net allocates nothing
-                expected = {k: tuple(v.shape) for k, v in _build_net(model.params, seq_length).state_dict().items()}
-            found = {k: tuple(v.shape) for k, v in state.items()}
-            if found != expected:
-                wrong = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
-                raise ValueError(f"the weights do not fit the config's architecture ({', '.join(wrong[:3])})")
-            net = _build_net(model.params, seq_length)
-            net.load_state_dict(state, strict=True)
-        except Exception as exc:  # noqa: BLE001 - safetensors and torch raise several types
-            raise MotifprobeError(f"cannot read torch-cnn weights {str(weights_path)!r}: {first_line(exc)}") from None
-        net.eval()
-        model.net_, model.seq_length_ = net, seq_length
-        model.history_ = list(history)
-        if epochs["best_epoch"] is not None:
-            model.best_epoch_ = epochs["best_epoch"]
-        if epochs["n_epochs"] is not None:
-            model.n_epochs_ = epochs["n_epochs"]
-        return model
+        self.check_length(self.seq_length_)
+        state = load_file(str(directory / WEIGHTS))
+        if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
+            raise ValueError("the weights hold non-finite values")
+        with torch.device("meta"):  # shapes only: a config edited to a huge net allocates nothing
+            expected = {k: tuple(v.shape) for k, v in _build_net(self.params, self.seq_length_).state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if found != expected:
+            wrong = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+            raise ValueError(f"the weights do not fit the config's architecture ({', '.join(wrong[:3])})")
+        self.net_ = _build_net(self.params, self.seq_length_)
+        self.net_.load_state_dict(state, strict=True)
+        self.net_.eval()
+        self.history_ = getattr(self, "history_", [])
 
 
 @hookimpl

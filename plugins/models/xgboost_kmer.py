@@ -12,10 +12,8 @@ from typing import Any
 import numpy as np
 
 from motifprobe import Param, hookimpl
-from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.kmers import MAX_K, check_k, chunk_rows, kmer_features
-from motifprobe.engine.model_files import config_int, read_model_config, write_model_config
-from motifprobe.engine.models import SequenceModel, expand_proba
+from motifprobe.engine.models import SequenceModel
 
 PLUGIN = "xgboost-kmer"
 MODEL_FILE = "model.ubj"
@@ -52,6 +50,8 @@ class XGBoostKmer(SequenceModel):
     """
 
     name = PLUGIN
+    binary = True
+    any_length = True  # k-mer counts exist at every length (at least k)
     parameters = (
         Param("k", int, 5, "k-mer size (features: counts of all 4**k k-mers)", low=1, high=MAX_K),
         Param("n_estimators", int, 300, "maximum boosting rounds", low=1),
@@ -66,17 +66,14 @@ class XGBoostKmer(SequenceModel):
     def _n_jobs(self) -> int:
         return int(self.params["num_threads"]) or (os.cpu_count() or 1)
 
-    def fit(self, codes: np.ndarray, labels: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
-            seed: int | None = None, progress=None) -> "XGBoostKmer":
-        """Boost trees on k-mer counts; early-stop on ``val`` AUROC when given. Returns ``self``."""
+    @property
+    def predict_chunk(self) -> int:
+        return chunk_rows(int(self.params["k"]))
+
+    def _fit(self, codes, labels, val, seed, progress) -> None:
+        """Boost trees on k-mer counts; early-stop on ``val`` AUROC when given."""
         from xgboost import XGBClassifier
 
-        codes, labels = np.asarray(codes, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
-        if codes.ndim != 2 or len(codes) != len(labels) or len(codes) == 0:
-            raise MotifprobeError(f"fit needs codes (N, L) and N labels, got {codes.shape} and {labels.shape}")
-        classes = np.unique(labels)
-        if not np.array_equal(classes, [0, 1]):
-            raise MotifprobeError(f"xgboost-kmer needs labels 0 and 1 (both present), got classes {classes.tolist()}")
         p = self.params
         k = check_k(p["k"], codes.shape[1])
         early = int(p["early_stop"]) if val is not None and int(p["early_stop"]) > 0 else None
@@ -88,14 +85,12 @@ class XGBoostKmer(SequenceModel):
         if p["balance"]:
             kwargs["sample_weight"] = balanced_weights(labels)
         if val is not None:
-            kwargs["eval_set"] = [(kmer_features(val[0], k), np.asarray(val[1], dtype=np.int64))]
+            kwargs["eval_set"] = [(kmer_features(val[0], k), val[1])]
         model.fit(kmer_features(codes, k), labels, **kwargs)
-        self.model_, self.classes_, self.seq_length_ = model, classes, int(codes.shape[1])
-        self.threads_ = self._n_jobs()
+        self.model_, self.threads_ = model, self._n_jobs()
         self._set_rounds()
         if progress is not None:
             progress(epoch=self.n_epochs_, total=self.n_epochs_)
-        return self
 
     def _set_rounds(self) -> None:
         booster = self.model_.get_booster()
@@ -103,60 +98,29 @@ class XGBoostKmer(SequenceModel):
         best = getattr(self.model_, "best_iteration", None) if booster.attr("best_iteration") is not None else None
         self.best_epoch_ = int(best) + 1 if best is not None else self.n_epochs_
 
-    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
-        """Class probabilities, ``float32`` (N, 2), featurized and predicted chunk by chunk."""
-        if not hasattr(self, "model_"):
-            raise MotifprobeError("this xgboost-kmer model is not trained yet: call fit or load first")
-        codes = np.asarray(codes, dtype=np.uint8)
-        if len(codes) == 0:
-            return np.zeros((0, 2), dtype=np.float32)
-        if codes.ndim != 2:
-            raise MotifprobeError(f"codes must be 2-D (N, L), got shape {codes.shape}")
-        k = int(self.params["k"])
-        out = np.empty((len(codes), 2), dtype=np.float32)
-        step = chunk_rows(k)
-        for lo in range(0, len(codes), step):
-            proba = self.model_.predict_proba(kmer_features(codes[lo:lo + step], k))
-            out[lo:lo + step] = expand_proba(proba, self.classes_)
-        return out
+    def _predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        return self.model_.predict_proba(kmer_features(codes, int(self.params["k"])))
 
-    def save(self, directory: str | Path) -> None:
-        """Write ``model.ubj`` (XGBoost's format) and ``config.json`` to ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+    def _save_weights(self, directory: Path) -> list[str]:
         self.model_.save_model(str(directory / MODEL_FILE))
-        write_model_config(directory, MODEL_FILE, {"params": self.params, "seq_length": self.seq_length_,
-                                                   "n_epochs": self.n_epochs_, "best_epoch": self.best_epoch_})
+        return [MODEL_FILE]
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "XGBoostKmer":
-        """Read a model written by :meth:`save`; a missing or damaged file raises MotifprobeError."""
+    def _load_weights(self, directory: Path, config: dict[str, Any]) -> None:
         from xgboost import XGBClassifier
 
-        config, model, model_path = read_model_config(directory, MODEL_FILE, "xgboost-kmer model", cls)
-        config_path = Path(directory) / "config.json"
-        seq_length = config["seq_length"]
-        k = int(model.params["k"])
-        if k > seq_length:
-            raise MotifprobeError(f"cannot read xgboost-kmer model config {str(config_path)!r}: k={k} is longer "
-                                  f"than seq_length {seq_length}")
-        for key in ("n_epochs", "best_epoch"):
-            config_int(config, key, config_path, "xgboost-kmer model", 1, optional=True)
+        k = check_k(self.params["k"], self.seq_length_)
         try:
-            clf = XGBClassifier(n_jobs=model._n_jobs())
-            clf.load_model(str(model_path))
+            clf = XGBClassifier(n_jobs=self._n_jobs())
+            clf.load_model(str(directory / MODEL_FILE))
             classes = np.asarray(clf.classes_, dtype=np.int64)
             n_features = int(clf.get_booster().num_features())
         except Exception:  # XGBoostError messages are multi-line C++ traces: keep ours short
-            raise MotifprobeError(f"cannot read xgboost-kmer model {str(model_path)!r}: "
-                                  "the file is damaged or not an XGBoost model") from None
+            raise ValueError("the file is damaged or not an XGBoost model") from None
         if n_features != 4**k or not np.array_equal(classes, [0, 1]):
-            raise MotifprobeError(f"cannot read xgboost-kmer model {str(model_path)!r}: it has {n_features} features "
-                                  f"and classes {classes.tolist()}, but its config says k={k} ({4**k} features) "
-                                  "and classes [0, 1]")
-        model.model_, model.classes_, model.seq_length_ = clf, classes, seq_length
-        model._set_rounds()
-        return model
+            raise ValueError(f"it has {n_features} features and classes {classes.tolist()}, but its config says "
+                             f"k={k} ({4**k} features) and classes [0, 1]")
+        self.model_ = clf
+        self._set_rounds()
 
 
 @hookimpl

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from motifprobe import hookimpl
-from motifprobe.engine.perturb import relocate_pair
+from motifprobe.engine.ops import relocate_pair
 from motifprobe.engine.perturbation import PerturbationTest, TestBatch
 
 

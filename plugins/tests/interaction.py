@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from motifprobe import hookimpl
-from motifprobe.engine.perturb import replace_masked
+from motifprobe.engine.ops import background_at, replace_masked
 from motifprobe.engine.perturbation import LOSS_EPS, PerturbationTest, Scorer, TestBatch
-from motifprobe.engine.sequences import sample_background
 
 
 class InteractionTest(PerturbationTest):
@@ -27,8 +26,10 @@ class InteractionTest(PerturbationTest):
     def perturb(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         a, b = batch.motifs
         n, length = batch.codes.shape
-        draws = sample_background((n, batch.num_perturbs, length), batch.background, rng)
         mask_a, mask_b = batch.instance_mask((a,)), batch.instance_mask((b,))
+        union = np.broadcast_to((mask_a | mask_b)[:, None, :], (n, batch.num_perturbs, length))
+        draws = np.zeros(union.shape, dtype=np.uint8)
+        draws[union] = background_at(rng, union, batch.background)
         k, bg = batch.num_perturbs, batch.background
         return {
             "ablate_a": replace_masked(batch.codes, mask_a, k, bg, rng, draws=draws),

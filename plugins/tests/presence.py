@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from motifprobe import Param, hookimpl
-from motifprobe.engine.perturb import dinuc_shuffle_windows, refill_windows, replace_masked, shuffle_windows
+from motifprobe.engine.ops import dinuc_shuffle_windows, refill_windows, replace_masked, shuffle_windows
 from motifprobe.engine.perturbation import PerturbationTest, TestBatch
 
 FILLS = ("background", "shuffle", "dinuc-shuffle")

@@ -2,12 +2,34 @@
 
 Each acts on ``uint8`` codes (n, L) with per-row coordinates and returns new arrays; the
 inputs are never modified. No Python loop over sequences.
+
+``rng`` is either a :class:`motifprobe.engine.streams.RowStreams` (one keyed stream per row:
+what the engine passes, so a row's perturbation never depends on the other rows) or a plain
+``numpy.random.Generator`` (one stream for the batch, for quick experiments).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from motifprobe.engine.sequences import sample_background
+from motifprobe.engine.sequences import bases_from_uniform
+from motifprobe.engine.streams import RowStreams
+
+
+def uniform_at(rng, mask: np.ndarray) -> np.ndarray:
+    """Uniforms for the positions under ``mask`` (1-D, in mask order), drawn per row when keyed."""
+    if isinstance(rng, RowStreams):
+        return rng.random_masked(mask)
+    return rng.random(int(np.count_nonzero(mask)))
+
+
+def rows_of(rng, index: np.ndarray):
+    """The streams of some rows (a keyed view), or the same generator."""
+    return rng.rows(index) if isinstance(rng, RowStreams) else rng
+
+
+def background_at(rng, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Background bases for the positions under ``mask`` (1-D ``uint8``, in mask order)."""
+    return bases_from_uniform(uniform_at(rng, mask), background)
 
 
 def interval_mask(n: int, length: int, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -26,10 +48,7 @@ def replace_masked(codes: np.ndarray, mask: np.ndarray, num_perturbs: int, backg
     """
     out = np.repeat(codes[:, None, :], num_perturbs, axis=1)
     full = np.broadcast_to(mask[:, None, :], out.shape)
-    if draws is None:
-        out[full] = sample_background(int(full.sum()), background, rng)
-    else:
-        out[full] = draws[full]
+    out[full] = background_at(rng, full, background) if draws is None else draws[full]
     return out
 
 
@@ -166,13 +185,21 @@ def refill_windows(codes: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends
     out = np.repeat(codes[:, None, :], num_perturbs, axis=1)
     rows, starts, ends = (np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))
     widths = ends - starts
+    # The j-th window of a row (in start order) and its k-th copy get their own keyed stream.
+    order = np.lexsort((starts, rows))
+    ordinal = np.empty(len(rows), dtype=np.int64)
+    first = np.r_[True, rows[order][1:] != rows[order][:-1]]
+    run_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+    ordinal[order] = np.arange(len(rows)) - run_start
     for width in np.unique(widths):
         sel = widths == width
         r, s0 = np.repeat(rows[sel], num_perturbs), np.repeat(starts[sel], num_perturbs)
         k = np.tile(np.arange(num_perturbs), int(sel.sum()))
         cols = s0[:, None] + np.arange(int(width))[None, :]
         windows = codes[r[:, None], cols]
-        out[r[:, None], k[:, None], cols] = shuffle(windows, rng)
+        streams = rng.derive(r, np.repeat(ordinal[sel], num_perturbs) * num_perturbs + k) \
+            if isinstance(rng, RowStreams) else rng
+        out[r[:, None], k[:, None], cols] = shuffle(windows, streams)
     return out
 
 
@@ -205,7 +232,7 @@ def dinuc_shuffle_windows(windows: np.ndarray, rng: np.random.Generator, alphabe
     todo = np.ones(b, dtype=bool)
     while todo.any():
         idx = np.flatnonzero(todo)
-        keys = rng.random((len(idx), w - 1))
+        keys = rows_of(rng, idx).random((len(idx), w - 1))
         for v in letters:
             masked = np.where(src[idx] == v, keys, -1.0)
             exit_pos[idx, v] = masked.argmax(axis=1)

@@ -1,0 +1,190 @@
+"""Interpret a model with in-silico perturbation tests: plan -> run -> summarize.
+
+- :mod:`.plan`: the units of work (test, motif set, parameters, eligible ids) as plain data;
+- :mod:`.run`: one unit through one model -> per-sequence deltas (keyed random streams, checked
+  plugin boundaries, no statistics);
+- :mod:`.summarize`: the results table from the deltas alone, and the deltas file.
+
+:func:`interpret` strings them together for one model. A test that fails (raises, or breaks
+its contract) gives its rows the verdict ``error`` and the rest completes; a model that fails
+stops the run with one line (:class:`ModelFault`), since none of its numbers can be trusted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from motifprobe.engine.dataset import Dataset
+from motifprobe.engine.errors import ModelFault, MotifprobeError, TestFault
+from motifprobe.engine.interpret.plan import Unit, eligible_rows, make_test, plan, plan_tests
+from motifprobe.engine.interpret.run import PREDICT_BLOCK, UnitDeltas, predict, run_sham, run_unit
+from motifprobe.engine.interpret.summarize import (DELTA_COLUMNS, RESULT_COLUMNS, deltas_metadata, read_deltas,
+                                                   summarize_deltas, summarize_file, write_deltas)
+from motifprobe.engine.models import as_model
+from motifprobe.engine.perturbation import Scorer
+from motifprobe.engine.registry import Registry, get_registry
+from motifprobe.engine.seeds import check_seed
+from motifprobe.engine.stats import Thresholds, zero_small
+
+__all__ = ["interpret", "InterpretResult", "Unit", "plan", "plan_tests", "make_test", "eligible_rows", "run_unit",
+           "run_sham", "predict", "summarize_deltas", "summarize_file", "read_deltas", "write_deltas",
+           "ModelFault", "TestFault", "RESULT_COLUMNS", "DELTA_COLUMNS", "MODES", "unit_record", "deltas_metadata"]
+
+MODES = ("loss", "prediction")
+Progress = Callable[..., None]
+
+
+@dataclass
+class InterpretResult:
+    """``table``: one row per test and motif set; ``deltas``: one row per test and sequence;
+    ``metadata``: seed, mode, thresholds and every unit (what :func:`summarize_deltas` needs)."""
+
+    table: pd.DataFrame
+    deltas: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DELTA_COLUMNS))
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        """True when some unit ended in ``error`` (partial results)."""
+        return bool(len(self.table)) and bool((self.table["verdict"] == "error").any())
+
+
+def unit_record(model_name: str, unit: Unit, status: str = "ok", error: str = "") -> dict[str, Any]:
+    """One unit of one model as recorded in the deltas file's metadata."""
+    return {"model": model_name, "test": unit.test, "feature": unit.feature, "motifs": "+".join(unit.motifs),
+            "test_params": unit.params_json, "deterministic": unit.deterministic,
+            "num_perturbs": unit.num_perturbs, "status": status, "error": error}
+
+
+def _delta_frame(model_name: str, unit: Unit, rows: Dataset, result: UnitDeltas, tolerance: float) -> pd.DataFrame:
+    """Per-sequence rows; |delta| below ``tolerance`` is stored as exactly 0 (float32 model noise)."""
+    frame = pd.DataFrame({
+        "model": model_name, "test": unit.test, "feature": unit.feature, "motifs": "+".join(unit.motifs),
+        "test_params": unit.params_json, "id": np.asarray(rows.ids, dtype=object), "label": rows.labels,
+        "delta": zero_small(result.delta, tolerance), "control_delta": zero_small(result.control_delta, tolerance),
+        "flip_rate": result.flip_rate, "control_flip_rate": result.control_flip_rate})
+    for name, values in result.arm_deltas.items():
+        frame[f"arm_{name}"] = zero_small(values, tolerance)
+    return frame
+
+
+def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, tests: list[str] | None = None,
+              num_perturbs: int = 5, seed: int = 0, mode: str = "loss", ids: list[str] | np.ndarray | None = None,
+              thresholds: Thresholds | None = None, model_name: str = "model", keep_deltas: bool = True,
+              batch_size: int = PREDICT_BLOCK, test_params: dict[str, dict[str, Any]] | None = None,
+              progress: Progress | None = None, registry: Registry | None = None,
+              model_label: str | None = None) -> InterpretResult:
+    """Interpret ``model`` on ``dataset`` with in-silico perturbation tests.
+
+    Parameters
+    ----------
+    model : object with ``predict_proba(codes)``, or a callable codes -> probabilities
+    dataset : Dataset
+        Sequences with recorded motif sites.
+    motifs : list of str, optional
+        Motifs to test (default: every motif with a site). A test with ``n_motifs = m`` runs
+        once per combination of m of them.
+    tests : list of str, optional
+        Subset of registered tests (default: all).
+    test_params : dict, optional
+        ``{test: {key: value}}``: parameters of individual tests (``--test-param TEST:KEY=VALUE``),
+        checked against what each test declares.
+    num_perturbs : int
+        K, perturbations per sequence for stochastic tests.
+    seed : int
+        Keys every random stream with the test, motif set and sequence id: a sequence gets the
+        same perturbations for any model, in any subset of ids, chunk size, order or process.
+    mode : {'loss', 'prediction'}
+        Delta of cross-entropy loss (needs labels) or of P(class 1).
+    ids : sequence of str, optional
+        Restrict to these sequence ids (e.g. the held-out test split).
+    thresholds : Thresholds, optional
+        Verdict rule parameters.
+    batch_size : int
+        Sequences per ``predict_proba`` call (the model may sub-batch internally).
+    model_label : str, optional
+        How errors name the model (default: ``model <model_name>``).
+
+    Returns
+    -------
+    InterpretResult
+
+    Raises
+    ------
+    ModelFault
+        The model raised or returned something other than probabilities.
+    """
+    seed = check_seed(seed)
+    thresholds = thresholds or Thresholds()
+    registry = registry or get_registry()
+    model = as_model(model)
+    if mode not in MODES:
+        raise MotifprobeError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+    if isinstance(num_perturbs, bool) or int(num_perturbs) < 1:
+        raise MotifprobeError(f"num_perturbs must be at least 1, got {num_perturbs}")
+    if int(batch_size) < 1:
+        raise MotifprobeError(f"batch_size must be at least 1, got {batch_size}")
+    present = dataset.motif_names
+    motifs = list(motifs) if motifs else present
+    for m in motifs:
+        if m not in present:
+            raise MotifprobeError(f"motif {m!r} has no site in the dataset; present: {', '.join(present) or '(none)'}")
+    if len(set(motifs)) != len(motifs):
+        raise MotifprobeError(f"motifs listed twice: {', '.join(motifs)}")
+    if ids is not None:
+        wanted = pd.Index(dataset.ids).get_indexer(np.asarray(ids, dtype=object))
+        if np.any(wanted < 0):
+            missing = np.asarray(ids, dtype=object)[wanted < 0][:3]
+            raise MotifprobeError(f"sequence id(s) {', '.join(map(str, missing))} are not in the dataset")
+        dataset = dataset.subset(np.sort(wanted))
+    if mode == "loss" and np.any(dataset.labels < 0):
+        raise MotifprobeError("some sequences have no label; use mode 'prediction' (--mode prediction)")
+    units = plan(dataset, motifs, tests, registry, num_perturbs=int(num_perturbs), test_params=test_params)
+    who = model_label or f"model {model_name!r}"
+    scorer, k, block = Scorer(mode), int(num_perturbs), int(batch_size)
+    background = dataset.background
+    position = pd.Index(dataset.ids)
+    needed = sorted({i for u in units for i in u.ids}, key=position.get_loc)
+    needed_rows = position.get_indexer(needed)
+    original = np.zeros((len(dataset), 2))
+    if len(needed_rows):
+        probs = predict(model, dataset.codes[needed_rows], block, who)
+        original = np.zeros((len(dataset), probs.shape[1]))
+        original[needed_rows] = probs
+    shams: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+    records, frames = [], []
+    for unit in units:
+        rows_idx = position.get_indexer(unit.ids)
+        rows = dataset.subset(rows_idx)
+        done = [0]
+        total = 2 * len(rows) if unit.motifs not in shams else len(rows)
+
+        def task(n: int, _unit=unit, _done=done, _total=total) -> None:
+            _done[0] += n
+            if progress is not None:
+                progress(description=_unit.label, completed=_done[0], total=_total)
+
+        task(0)
+        try:
+            if unit.motifs not in shams:
+                shams[unit.motifs] = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background,
+                                              original=original[rows_idx], k=k, batch_size=block, who=who,
+                                              progress=task)
+            result = run_unit(unit, rows, model, seed=seed, scorer=scorer, background=background,
+                              original=original[rows_idx], registry=registry, batch_size=block, who=who,
+                              sham=shams[unit.motifs], progress=task)
+        except TestFault as exc:
+            records.append(unit_record(model_name, unit, "error", str(exc)))
+            continue
+        records.append(unit_record(model_name, unit))
+        if len(rows):  # the statistics need the deltas even when the caller does not keep them
+            frames.append(_delta_frame(model_name, unit, rows, result, thresholds.tolerance))
+    deltas = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DELTA_COLUMNS)
+    metadata = deltas_metadata(records, seed=seed, mode=mode, thresholds=thresholds)
+    table = summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds)
+    if not keep_deltas:
+        deltas = pd.DataFrame(columns=DELTA_COLUMNS)
+    return InterpretResult(table, deltas, metadata)

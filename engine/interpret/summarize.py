@@ -1,0 +1,164 @@
+"""Summarize: the results table from per-sequence deltas alone, and the deltas file.
+
+The deltas file (Parquet) has one row per model, unit and sequence (``id``, ``label``,
+``delta``, ``control_delta``, flip rates, one ``arm_<name>`` column per arm) and, under the
+metadata key ``motifprobe_deltas``, the run's seed, mode, thresholds and every unit (including
+untestable and failed ones). :func:`summarize_deltas` turns it into the results table; reading
+the file back and summarizing gives the run's table bit for bit, so a user can re-threshold
+without running the model again (``motifprobe summarize``).
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from motifprobe.engine.errors import MotifprobeError
+from motifprobe.engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
+
+DELTAS_FORMAT_VERSION = 1
+DELTAS_METADATA_KEY = b"motifprobe_deltas"
+DELTA_COLUMNS = ["model", "test", "feature", "motifs", "test_params", "id", "label", "delta", "control_delta",
+                 "flip_rate", "control_flip_rate"]
+UNIT_KEYS = ("model", "test", "feature", "motifs", "test_params", "deterministic", "num_perturbs", "status", "error")
+RESULT_COLUMNS = [
+    "model", "test", "feature", "motifs", "verdict", "direction", "called_in", "count", "n_nonzero", "effect_size",
+    "avg_loss_diff", "median", "ci_low", "ci_high", "control_mean", "p_value", "q_value", "p_vs_control",
+    "q_vs_control", "rank_biserial", "flip_rate", "control_flip_rate",
+    "n_label0", "mean_label0", "control_mean_label0", "p_vs_control_label0",
+    "n_label1", "mean_label1", "control_mean_label1", "p_vs_control_label1",
+    "deterministic", "num_perturbs", "mode", "test_params", "note",
+]
+
+
+def _stable(*parts: str) -> int:
+    return zlib.crc32("\x1f".join(parts).encode())
+
+
+def stats_seed(seed: int, test: str, motifs: str) -> list[int]:
+    """Seed of the bootstrap for one row: depends on the run's seed, the test and the motif set."""
+    return [int(seed), _stable(test), _stable(*motifs.split("+")), 7]
+
+
+def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed: int, mode: str,
+                     thresholds: Thresholds) -> pd.DataFrame:
+    """The results table: one row per unit record, statistics from its per-sequence deltas.
+
+    ``units`` lists every unit with ``model``, ``test``, ``feature``, ``motifs`` (joined with
+    '+'), ``test_params``, ``deterministic``, ``num_perturbs``, ``status`` ('ok' or 'error') and
+    ``error`` (the reason). BH q-values are computed per model over its rows that have a p-value.
+    """
+    groups = {key: g for key, g in deltas.groupby(["model", "test", "motifs", "test_params"], sort=False)} \
+        if len(deltas) else {}
+    rows = []
+    for unit in units:
+        row = {k: unit[k] for k in ("model", "test", "feature", "motifs")}
+        if unit.get("status") == "error":
+            row.update(verdict="error", count=0, note=unit.get("error", ""))
+        else:
+            g = groups.get((unit["model"], unit["test"], unit["motifs"], unit["test_params"]))
+            empty = np.zeros(0)
+            get = (lambda c: g[c].to_numpy(np.float64)) if g is not None else (lambda c: empty)
+            labels = g["label"].to_numpy(np.int64) if g is not None else np.zeros(0, np.int64)
+            rng = np.random.default_rng(stats_seed(seed, unit["test"], unit["motifs"]))
+            # float32 model outputs leave ~1e-7 noise; below the tolerance a delta is exactly 0.
+            d = zero_small(get("delta"), thresholds.tolerance)
+            c = zero_small(get("control_delta"), thresholds.tolerance)
+            row.update(summarize(d, c, labels, get("flip_rate"), get("control_flip_rate"), thresholds, rng))
+        row.update(deterministic=bool(unit["deterministic"]), num_perturbs=int(unit["num_perturbs"]), mode=mode,
+                   test_params=unit["test_params"])
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not len(table):
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    for col in ("p_value", "p_vs_control"):
+        if col not in table:
+            table[col] = np.nan
+    table["q_value"] = np.nan
+    table["q_vs_control"] = np.nan
+    for _, idx in table.groupby("model", sort=False).groups.items():
+        part = table.loc[idx]
+        ok = part["verdict"] != "error"
+        for p_col, q_col in (("p_value", "q_value"), ("p_vs_control", "q_vs_control")):
+            table.loc[part.index[ok], q_col] = benjamini_hochberg(part.loc[ok, p_col].to_numpy(np.float64))
+    known = [c for c in RESULT_COLUMNS if c in table.columns]
+    return table[known + [c for c in table.columns if c not in known]]
+
+
+# -- the deltas file --------------------------------------------------------------------------
+def deltas_metadata(units: list[dict[str, Any]], *, seed: int, mode: str, thresholds: Thresholds) -> dict[str, Any]:
+    """What summarize needs besides the rows."""
+    return {"format_version": DELTAS_FORMAT_VERSION, "seed": int(seed), "mode": mode,
+            "thresholds": thresholds.to_dict(), "units": units}
+
+
+def write_deltas(deltas: pd.DataFrame, metadata: dict[str, Any], path: str | Path, *, inputs=(), what="--deltas") -> Path:
+    """Write the deltas file atomically (temp file, then rename)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from motifprobe.engine.outputs import atomic_path
+
+    table = pa.Table.from_pandas(deltas, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           DELTAS_METADATA_KEY: json.dumps(metadata, sort_keys=True).encode()})
+    with atomic_path(path, inputs=inputs, what=what) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return Path(path)
+
+
+def read_deltas(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read and check a deltas file; anything wrong is one MotifprobeError line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    where = f"deltas file {str(path)!r}"
+    if not path.is_file():
+        raise MotifprobeError(f"{where} does not exist or is not a file")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise MotifprobeError(f"{where} is not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
+    raw = (table.schema.metadata or {}).get(DELTAS_METADATA_KEY)
+    if raw is None:
+        raise MotifprobeError(f"{where} has no motifprobe deltas metadata; write one with 'interpret --deltas'")
+    try:
+        meta = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MotifprobeError(f"{where}: its metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise MotifprobeError(f"{where}: its metadata must be a JSON object")
+    version = meta.get("format_version")
+    if version != DELTAS_FORMAT_VERSION:
+        raise MotifprobeError(f"{where} has format version {version!r}; this motifprobe reads version "
+                              f"{DELTAS_FORMAT_VERSION}")
+    missing = [c for c in DELTA_COLUMNS if c not in table.column_names]
+    if missing:
+        raise MotifprobeError(f"{where} lacks column(s) {', '.join(missing)}")
+    units = meta.get("units")
+    if not isinstance(units, list) or not all(isinstance(u, dict) and all(k in u for k in UNIT_KEYS) for u in units):
+        raise MotifprobeError(f"{where}: metadata 'units' must be a list of units with {', '.join(UNIT_KEYS)}")
+    if not isinstance(meta.get("seed"), int) or meta.get("mode") not in ("loss", "prediction"):
+        raise MotifprobeError(f"{where}: metadata needs an integer 'seed' and 'mode' loss or prediction")
+    try:
+        Thresholds(**meta.get("thresholds", {}))
+    except (TypeError, MotifprobeError) as exc:
+        raise MotifprobeError(f"{where}: bad thresholds in its metadata ({exc})") from None
+    frame = table.to_pandas()
+    for col in ("delta", "control_delta", "flip_rate", "control_flip_rate"):
+        if not pd.api.types.is_float_dtype(frame[col]):
+            raise MotifprobeError(f"{where}: column {col!r} must hold numbers")
+    return frame, meta
+
+
+def summarize_file(path: str | Path, thresholds: Thresholds | None = None) -> pd.DataFrame:
+    """Rebuild the results table from a deltas file, with its recorded thresholds unless given."""
+    frame, meta = read_deltas(path)
+    recorded = Thresholds(**meta["thresholds"])
+    return summarize_deltas(frame, meta["units"], seed=meta["seed"], mode=meta["mode"],
+                            thresholds=thresholds or recorded)
