@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXAMPLES := $(wildcard examples/motifprobe-example-plugin/pyproject.toml)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench mutate clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# Mutation testing of the engine's statistics, scorecard, rules, parameters and interpretation
+# (docs/testing.md); prints the survival rate per module. Not part of `make test`.
+mutate: $(STAMP)
+	$(PY) scripts/mutate.py $(GROUPS)
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

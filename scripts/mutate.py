@@ -22,10 +22,13 @@ Timeouts count as killed (the mutant made the tests hang). Mutants that no test 
 
 Usage::
 
-    python scripts/mutate.py                 # every group whose modules exist
-    python scripts/mutate.py stats rules     # some groups
+    python scripts/mutate.py                 # every group not marked pending (make mutate)
+    python scripts/mutate.py stats rules     # some groups (make mutate GROUPS="stats rules")
+    python scripts/mutate.py interpret       # a pending group runs only when named
     python scripts/mutate.py --list          # the groups, their files and tests
-    python scripts/mutate.py --show-survivors stats
+    python scripts/mutate.py --show-survivors stats   # each surviving mutant as - old / + new line
+    python scripts/mutate.py --report-only   # the last run's numbers again, from .mutate/
+    python scripts/mutate.py --equivalents   # the equivalent mutants and why, as Markdown
 
 Exit status: 0 when every measured group is at or below ``--max-rate`` (default 10%), 1 otherwise.
 """
@@ -34,7 +37,6 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
-import fnmatch
 import json
 import os
 import re
@@ -58,18 +60,22 @@ class Group:
     tests: tuple[str, ...]
     """pytest selection (paths or node ids under tests/)."""
     note: str = ""
+    pending: bool = False
+    """Run only when named (``make mutate GROUPS=interpret``): the modules are being rewritten and
+    their tests are too slow for mutation testing (each mutant re-runs whole interpretations)."""
 
 
 GROUPS = (
     Group("stats", ("engine/stats.py",), ("tests/test_stats.py",)),
     Group("scorecard", ("engine/scorecard.py",), ("tests/test_scorecard.py",)),
-    Group("rules", ("engine/rules.py", "plugins/rules/*.py"), ("tests/test_rules.py",)),
+    Group("rules", ("engine/rules.py", "plugins/rules/*.py"), ("tests/test_rule_plugins.py",)),
     Group("features-params", ("engine/features.py", "engine/params.py"),
-          ("tests/test_params.py", "tests/test_scorecard.py")),
+          ("tests/test_param_declarations.py", "tests/test_scorecard.py")),
     # Being rewritten (plan/run/summarize, ops, keyed streams): covered by pattern once they settle.
     Group("interpret", ("engine/interpret.py", "engine/interpret/*.py", "engine/perturb.py", "engine/ops.py",
                         "engine/perturbation.py", "engine/streams.py"),
-          ("tests/test_interpret.py", "tests/test_perturb.py"), note="being rewritten"),
+          ("tests/test_interpret.py", "tests/test_perturb.py", "tests/test_keyed_runs.py"), note="being rewritten",
+          pending=True),
 )
 
 EQUIVALENT: tuple[tuple[str, str, str, str], ...] = (
@@ -149,6 +155,58 @@ EQUIVALENT: tuple[tuple[str, str, str, str], ...] = (
      "the one caller always passes wrong and wrong_list: the defaults are never used"),
     ("engine/scorecard.py", "_statement", 'wrong_list="XXXX") -> str:',
      "as above"),
+    # Comparisons of a uniform float64 draw with a threshold: < and <= differ only when the draw
+    # equals the threshold exactly (probability 2**-53 per draw).
+    ("engine/rules.py", "Rule.draw_presence", "present = rng.random((n, len(names))) <= 0.5", "uniform draw: < vs <="),
+    ("engine/rules.py", "Rule.draw_presence", "forced = rng.random(n) <= pos_share", "uniform draw: < vs <="),
+    ("plugins/rules/any.py", "AnyRule.draw_presence", "present = rng.random((n, len(names))) <= 0.5",
+     "uniform draw: < vs <="),
+    ("plugins/rules/any.py", "AnyRule.draw_presence", "positive = rng.random(n) <= pos_share", "uniform draw: < vs <="),
+    ("plugins/rules/distance.py", "DistanceRule.draw_pairs",
+     "near_miss = (kind > 0.5) & (kind < 0.75) & (near is not None)", "uniform draw: >= vs >"),
+    ("plugins/rules/distance.py", "DistanceRule.draw_pairs",
+     "near_miss = (kind >= 0.5) & (kind <= 0.75) & (near is not None)", "uniform draw: < vs <="),
+    ("plugins/rules/distance.py", "DistanceRule.draw_pairs",
+     "reverse = (kind > 0.75) | ((kind >= 0.5) & (near is None))", "uniform draw: >= vs >"),
+    ("plugins/rules/distance.py", "DistanceRule.draw_pairs",
+     "reverse = (kind >= 0.75) | ((kind > 0.5) & (near is None))", "uniform draw: >= vs >"),
+    ("engine/rules.py", "Rule.plan", "mlen = np.array([lengths[x] for x in names], dtype=None)",
+     "a list of Python ints becomes int64 anyway (numpy 2's default integer, on every platform)"),
+    ("engine/rules.py", "Rule.plan", "mlen = np.array([lengths[x] for x in names], )", "as above"),
+    ("plugins/rules/any.py", "AnyRule.draw_presence", "pick = pos_idx[rng.integers(len(pos_idx), size=n)]",
+     "integers(high) with one bound means integers(0, high)"),
+    ("plugins/rules/any.py", "AnyRule.draw_presence", "present[np.ix_(~positive, pos_idx)] = None",
+     "None stored into a bool array is False"),
+    ("plugins/rules/distance.py", "DistanceRule._near_miss_gaps", "pick = rng.integers(len(ranges), size=n)",
+     "integers(high) with one bound means integers(0, high)"),
+    ("plugins/rules/distance.py", "DistanceRule.draw_pairs",
+     "gaps = np.where(near_miss, near if (near is not None) or True else 0, inside).astype(np.int64)",
+     "the else branch is only reached when near is None, and then near_miss is all False: the where takes "
+     "every gap from inside either way"),
+    ("plugins/rules/distance.py", "DistanceRule.draw_pairs",
+     "gaps = np.where(near_miss, near if near is not None else 1, inside).astype(np.int64)", "as above"),
+    ("plugins/rules/order.py", "OrderRule.labels", "return ((sa >= 0) & (sb > 0) & (sa < sb)).astype(np.int64)",
+     "sb = 0 with sa >= 0 fails sa < sb anyway"),
+    ("plugins/rules/order.py", "OrderRule.labels", "return ((sa >= 0) & (sb >= 1) & (sa < sb)).astype(np.int64)",
+     "as above"),
+    ("plugins/rules/distance.py", "DistanceRule.labels",
+     "return ((sa >= 0) & (sb > 0) & (sa < sb) & inside).astype(np.int64)", "sb = 0 with sa >= 0 fails sa < sb"),
+    ("plugins/rules/distance.py", "DistanceRule.labels",
+     "return ((sa >= 0) & (sb >= 1) & (sa < sb) & inside).astype(np.int64)", "as above"),
+    ("plugins/rules/distance.py", "DistanceRule.labels",
+     "return ((sa >= 0) & (sb >= 0) & (sa <= sb) & inside).astype(np.int64)",
+     "sa == sb makes the gap minus the first motif's length, below min_dist >= 0, so inside is False"),
+    ("engine/params.py", "coerce", "out = float(value.strip() if (isinstance(value, str)) and False else value)",
+     "float() strips surrounding whitespace itself"),
+    ("engine/params.py", "parse_pairs", 'if "=" not in pair or not pair.split("=", )[0].strip():',
+     "the first field of a split is the same whatever the maxsplit"),
+    ("engine/params.py", "parse_pairs", 'if "=" not in pair or not pair.split("=", 2)[0].strip():', "as above"),
+    ("engine/params.py", "parse_scoped_pairs", 'head = pair.split("=", )[0]', "as above"),
+    ("engine/params.py", "parse_scoped_pairs", 'head = pair.split("=", 2)[0]', "as above"),
+    ("engine/params.py", "parse_scoped_pairs", 'if ":" not in head or not head.split(":", )[0].strip():',
+     "as above"),
+    ("engine/params.py", "parse_scoped_pairs", 'if ":" not in head or not head.split(":", 2)[0].strip():',
+     "as above"),
 )
 
 
@@ -223,13 +281,15 @@ def mutant_diffs(work: Path, rel: str) -> dict[str, tuple[str, str, str]]:
     copy of every mutant function (``x_<name>__mutmut_<n>`` beside ``x_<name>__mutmut_orig``)."""
     path = work / "mutants" / "motifprobe" / rel
     source = path.read_text()
+    lines = source.splitlines()
     module = "motifprobe." + rel[:-3].replace("/", ".")
     functions: dict[str, dict[str, str]] = {}
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             match = _NAME.match(node.name)
             if match:
-                text = ast.get_source_segment(source, node) or ""
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                text = "\n".join(lines[first - 1:node.end_lineno])
                 functions.setdefault(match["base"], {})[match["n"]] = text.replace(node.name, "FUNC", 1)
     out = {}
     for base, versions in functions.items():
@@ -238,9 +298,9 @@ def mutant_diffs(work: Path, rel: str) -> dict[str, tuple[str, str, str]]:
         for n, text in versions.items():
             if n == "orig":
                 continue
-            lines = list(difflib.ndiff(orig, text.splitlines()))
-            removed = " / ".join(line[2:].strip() for line in lines if line.startswith("- "))
-            added = " / ".join(line[2:].strip() for line in lines if line.startswith("+ "))
+            diff = list(difflib.unified_diff(orig, text.splitlines(), n=0, lineterm=""))[2:]
+            removed = " / ".join(line[1:].strip() for line in diff if line.startswith("-"))
+            added = " / ".join(line[1:].strip() for line in diff if line.startswith("+"))
             out[f"{module}.{base}__mutmut_{n}"] = (shown, removed, added)
     return out
 
@@ -276,23 +336,35 @@ def _order(key: str) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("groups", nargs="*", help="groups to run (default: all whose files exist)")
-    parser.add_argument("--work", type=Path, default=ROOT / ".mutate", help="scratch directory (default .mutate/)")
+    parser.add_argument("--work", type=Path, default=ROOT / ".mutate", help="scratch directory (default .mutate/, "
+                        "git-ignored)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--max-rate", type=float, default=0.10)
     parser.add_argument("--list", action="store_true", help="show the groups and exit")
     parser.add_argument("--show-survivors", action="store_true", help="print each surviving mutant's diff")
     parser.add_argument("--report-only", action="store_true", help="read the last run's results, run nothing")
+    parser.add_argument("--equivalents", action="store_true",
+                        help="print the mutants judged equivalent, with why, as a Markdown table, and exit")
     args = parser.parse_args(argv)
     names = {g.name for g in GROUPS}
     unknown = sorted(set(args.groups) - names)
     if unknown:
         parser.error(f"unknown group(s) {', '.join(unknown)}; groups: {', '.join(sorted(names))}")
-    chosen = [g for g in GROUPS if not args.groups or g.name in args.groups]
-    if args.list:
-        for g in chosen:
-            print(f"{g.name}: {' '.join(files_of(g)) or '(no files yet)'}  <- {' '.join(tests_of(g))}"
-                  + (f"  [{g.note}]" if g.note else ""))
+    chosen = [g for g in GROUPS if g.name in args.groups] if args.groups else [g for g in GROUPS if not g.pending]
+    if args.equivalents:
+        print("| module | function | mutated line | why it is equivalent |\n| --- | --- | --- | --- |")
+        for rel, function, line, why in EQUIVALENT:
+            shown, why = line.replace("|", "\\|"), why.replace("|", "\\|")
+            print(f"| `{rel}` | `{function}` | `{shown}` | {why} |")
         return 0
+    if args.list:
+        for g in GROUPS if not args.groups else chosen:
+            print(f"{g.name}: {' '.join(files_of(g)) or '(no files yet)'}  <- {' '.join(tests_of(g))}"
+                  + (f"  [{g.note}{'; run only when named' if g.pending else ''}]" if g.note else ""))
+        return 0
+    for g in GROUPS:
+        if g.pending and g not in chosen:
+            print(f"== {g.name}: not run ({g.note}; run it by name: make mutate GROUPS={g.name})")
     mutmut = Path(sys.executable).with_name("mutmut")
     if not mutmut.exists():
         print("mutmut is not installed: pip install -e '.[dev]'", file=sys.stderr)
@@ -310,20 +382,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {g.name}: mutmut run over {', '.join(files_of(g))}", flush=True)
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
             env.pop("PYTHONPATH", None)
-            proc = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children)], cwd=work,
-                                  env=env, capture_output=True, text=True)
-            (work / "mutmut.log").write_text(proc.stdout + proc.stderr)
-            if proc.returncode != 0:
-                print(f"   mutmut failed (exit {proc.returncode}); last lines of {work / 'mutmut.log'}:")
-                print("\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:]))
+            log = work / "mutmut.log"  # progress while it runs: tail -f this file
+            with log.open("w") as out:
+                code = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children)], cwd=work,
+                                      env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+            if code != 0:
+                print(f"   mutmut failed (exit {code}); last lines of {log}:")
+                print("\n".join(log.read_text(errors="replace").strip().splitlines()[-15:]))
                 failed = True
                 continue
-        seconds = time.monotonic() - start
         results = read_results(work)
         for rel in files_of(g):
             diffs = mutant_diffs(work, rel) if (work / "mutants" / "motifprobe" / rel).exists() else {}
             t = tally(results.get(rel, {}), rel, diffs)
-            rows.append((g.name, rel, t, seconds))
+            rows.append((g.name, rel, t, time.monotonic() - start))
             if args.show_survivors:
                 for key, status in sorted(results.get(rel, {}).items(), key=lambda kv: _order(kv[0])):
                     diff = diffs.get(key)
@@ -331,23 +403,25 @@ def main(argv: list[str] | None = None) -> int:
                         function, removed, added = diff or ("?", "?", "?")
                         print(f"{status}: {key}\n    - {removed}\n    + {added}")
     print()
-    print(f"{'group':<16}{'module':<32}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}{'rate':>8}")
+    print(f"{'group':<16}{'module':<32}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}{'other':>7}{'rate':>8}")
     over = False
     totals: dict[str, dict[str, int]] = {}
     for group, rel, t, _ in rows:
         r = rate(t)
-        print(f"{group:<16}{rel:<32}{t['mutants']:>8}{t['killed']:>8}{t['survived']:>9}{t['equivalent']:>8}{r:>8.1%}")
+        print(f"{group:<16}{rel:<32}{t['mutants']:>8}{t['killed']:>8}{t['survived']:>9}{t['equivalent']:>8}"
+              f"{t['other']:>7}{r:>8.1%}")
         agg = totals.setdefault(group, {"mutants": 0, "killed": 0, "survived": 0, "equivalent": 0, "other": 0})
         for k in agg:
             agg[k] += t[k]
     for group, t in totals.items():
-        seconds = next(s for g, _, _, s in rows if g == group)
+        seconds = max(s for g, _, _, s in rows if g == group)
         r = rate(t)
         over |= r > args.max_rate
         print(f"survival rate {group}: {r:.1%} ({t['survived']} of {t['killed'] + t['survived']} non-equivalent "
-              f"mutants survived; {t['equivalent']} equivalent) in {seconds:.0f} s")
+              f"mutants survived; {t['equivalent']} equivalent)" + ("" if args.report_only else f" in {seconds:.0f} s"))
     all_t = {k: sum(t[k] for t in totals.values()) for k in ("killed", "survived", "equivalent")}
-    print(f"survival rate overall: {rate(all_t):.1%} in {time.monotonic() - start_all:.0f} s")
+    print(f"survival rate overall: {rate(all_t):.1%}"
+          + ("" if args.report_only else f" in {time.monotonic() - start_all:.0f} s"))
     return 1 if failed or over else 0
 
 

