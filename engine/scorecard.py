@@ -132,7 +132,7 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
         counts = group["status"].value_counts()
         m = (metrics or {}).get(model, {})
         hits, misses = int(counts.get("hit", 0)), int(counts.get("miss", 0))
-        wrong = int(counts.get("wrong sign", 0))
+        wrong, errors = int(counts.get("wrong sign", 0)), int(counts.get("error", 0))
         extras, decoys = int(counts.get("extra", 0)), int(counts.get("decoy false call", 0))
         negatives = int(group["status"].isin(["extra", "decoy false call", "correct none"]).sum())
         beats = m.get("beats_baseline")
@@ -142,8 +142,8 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
             learned = "unknown rule"
         elif beats is False:
             learned = "no"
-        elif misses == 0 and wrong == 0 and hits > 0:
-            learned = "yes"
+        elif misses == 0 and wrong == 0 and errors == 0 and hits > 0:
+            learned = "yes"  # an 'error' row may have been an expected effect: it cannot count as found
         elif hits > 0:
             learned = "partly"
         else:

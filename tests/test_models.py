@@ -205,6 +205,19 @@ def test_torch_progress_and_early_stopping(data):
     assert {"train_loss", "val_accuracy", "val_auroc"} <= set(calls[0])
 
 
+def test_torch_early_stopping_stops_after_patience_and_restores_the_best_weights():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, size=(300, 40)).astype(np.uint8)
+    y = rng.integers(0, 2, 300)  # noise: validation loss soon gets worse
+    xv, yv = rng.integers(0, 4, size=(100, 40)).astype(np.uint8), rng.integers(0, 2, 100)
+    model = TorchCNN(epochs=40, early_stop=2, min_epochs=6, monitor="loss", lr=0.01).fit(x, y, val=(xv, yv), seed=1)
+    losses = [h["val_loss"] for h in model.history_]
+    best = int(np.argmin(losses)) + 1
+    assert model.n_epochs_ < 40 and model.best_epoch_ == best
+    assert model.n_epochs_ == max(best + 2, 6)  # patience after the best epoch, never before min_epochs
+    assert model._evaluate(xv, yv)["val_loss"] == pytest.approx(losses[best - 1], abs=1e-5)  # best weights back
+
+
 def test_epoch_indices():
     rng = np.random.default_rng(0)
     labels = (rng.random(10_000) < 0.1).astype(np.int64)
