@@ -139,7 +139,7 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     ------
     TestFault, ModelFault
     """
-    if list(rows.ids) != list(unit.ids):
+    if len(rows.ids) != len(unit.ids) or not np.array_equal(rows.ids, np.asarray(unit.ids, dtype=object)):
         raise ValueError("rows must be exactly the unit's ids, in order")
     entry = registry.get("perturbation_test", unit.test)
     tester = f"test {entry.name!r} (plugin {entry.plugin}, {entry.distribution})"
