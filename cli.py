@@ -102,14 +102,31 @@ def cmd_generate(args) -> int:
 def print_dataset_summary(ds) -> None:
     import numpy as np
 
+    from motifprobe.engine.sources import n_share
+
     rule = ds.rule or {}
-    table = Table(title=f"{len(ds)} sequences x {ds.seq_length} bp, rule: {rule.get('name', rule.get('gen_type', '?'))} "
-                        f"({', '.join(rule.get('pos_motifs', []))})")
+    lo, hi = int(ds.lengths.min()), int(ds.lengths.max())
+    size = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    source = ds.metadata.get("source")
+    origin = (f"from {source.get('kind')} {source.get('path')}" if isinstance(source, dict)
+              else f"rule: {rule.get('name', rule.get('gen_type', '?'))} ({', '.join(rule.get('pos_motifs', []))})")
+    table = Table(title=f"{len(ds)} sequences x {size} bp, {origin}")
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_column("share", justify="right")
     for label, count in zip(*np.unique(ds.labels, return_counts=True)):
-        table.add_row(f"label {label}", str(count), f"{count / len(ds):.1%}")
+        table.add_row(f"label {label}" if label >= 0 else "unlabeled", str(count), f"{count / len(ds):.1%}")
+    share = n_share(ds)
+    if share or isinstance(source, dict):
+        table.add_row("N bases", str(int(round(share * int(ds.lengths.sum())))), f"{share:.2%}")
+    if isinstance(source, dict) and source.get("padded"):
+        table.add_row("windows N-padded off the chromosome", str(source["padded"]), f"{source['padded'] / len(ds):.1%}")
+    fitted = ds.metadata.get("fit_length")
+    if isinstance(fitted, dict):
+        table.add_row(f"fitted to {fitted['length']} bp: centre-cropped", str(fitted["cropped"]),
+                      f"{fitted['cropped'] / len(ds):.1%}")
+        table.add_row(f"fitted to {fitted['length']} bp: N-padded", str(fitted["padded"]),
+                      f"{fitted['padded'] / len(ds):.1%}")
     seqs_with = ds.sites.groupby("name", sort=False)["seq"].nunique()
     for name in ds.motif_names:
         role = "pos" if name in rule.get("pos_motifs", []) else "decoy"
@@ -220,6 +237,140 @@ def cmd_export(args) -> int:
     return 0
 
 
+# -- import -----------------------------------------------------------------------------------
+def _add_import(sub) -> None:
+    p = sub.add_parser("import", help="build a dataset from a FASTA file or BED intervals of a genome")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fasta", help="FASTA or gzipped FASTA (any lengths; labels from 'label=0|1' in headers)")
+    source.add_argument("--bed", help="BED intervals to cut from --genome")
+    p.add_argument("--genome", help="genome FASTA for --bed (read with pyfaidx; never loaded whole)")
+    p.add_argument("--width", type=int, default=None,
+                   help="windows of W bp centred on each interval (--bed) or each sequence centre-cropped / "
+                        "N-padded to W (--fasta); default: as they are")
+    p.add_argument("--out-of-bounds", "--out_of_bounds", default="refuse", choices=["refuse", "pad"],
+                   help="a window off the chromosome (or a FASTA record shorter than --width): refuse (default) "
+                        "or pad with N")
+    p.add_argument("--labels", default=None, help="TSV id<TAB>label (0 or 1); sequences it lacks are unlabeled")
+    p.add_argument("--label-column", "--label_column", type=int, default=None, metavar="N",
+                   help="BED column (1-based, like cut -f) holding the label")
+    p.add_argument("--out", default="dataset.parquet", help="output Parquet file (default dataset.parquet)")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args) -> int:
+    from motifprobe import api
+
+    ds = api.import_sequences(args.fasta, bed=args.bed, genome=args.genome, width=args.width,
+                              out_of_bounds=args.out_of_bounds, labels=args.labels, label_column=args.label_column,
+                              out=args.out)
+    print_dataset_summary(ds)
+    console.print(f"wrote [bold]{args.out}[/bold]")
+    return 0
+
+
+# -- scan / motifs ---------------------------------------------------------------------------
+_MOTIF_SPECS = ("ENCODE name (CTCF_known1), jaspar:MA0139.2, jaspar:MA0139 (latest), jaspar:CTCF (TF name), "
+                "meme:FILE, meme:FILE:NAME, jaspar-file:FILE[:NAME], transfac:FILE[:NAME]")
+
+
+def _add_scan(sub) -> None:
+    from motifprobe.engine.motif_sources import DEFAULT_JASPAR_RELEASE
+
+    p = sub.add_parser("scan", help="find motif sites with FIMO (memelite), both strands; write the dataset with them")
+    p.add_argument("data_file", help="dataset Parquet file")
+    p.add_argument("--motifs", nargs="+", default=None, metavar="SPEC",
+                   help=f"motifs to scan for: {_MOTIF_SPECS} (default: the motifs a generated dataset planted)")
+    p.add_argument("--p-value", "--p_value", dest="p_value", type=float, default=1e-4,
+                   help="report sites with p-value at or below this (default 1e-4; uniform background)")
+    p.add_argument("--sites", choices=("replace", "add"), default="replace",
+                   help="replace the dataset's sites with the scanned ones (default) or add them")
+    p.add_argument("--jaspar-release", "--jaspar_release", default=DEFAULT_JASPAR_RELEASE,
+                   help=f"JASPAR release for jaspar: specs (default {DEFAULT_JASPAR_RELEASE})")
+    p.add_argument("--out", required=True, help="output Parquet file (never the input)")
+    p.set_defaults(func=cmd_scan)
+
+
+def cmd_scan(args) -> int:
+    from motifprobe import api
+    from motifprobe.engine.dataset import read_dataset
+    from motifprobe.engine.outputs import check_output_file
+    from motifprobe.engine.motif_sources import check_jaspar_release
+    from motifprobe.engine.scan import check_p_value, instance_pass_rate
+
+    check_p_value(args.p_value)
+    check_jaspar_release(args.jaspar_release)
+    check_output_file(args.out, inputs=[args.data_file], what="--out")
+    ds = read_dataset(args.data_file)
+    motifs = args.motifs
+    if motifs is None:
+        motifs = (ds.metadata.get("parameters") or {}).get("motifs")
+        if not motifs:
+            raise MotifprobeError("give --motifs SPEC ... (this dataset records no planted motifs to default to)")
+    with console.status("scanning (FIMO; the first scan on a machine compiles it, 10-30 s)"):
+        result = api.scan(ds, motifs, p_value=args.p_value, sites=args.sites, jaspar_release=args.jaspar_release,
+                          out=args.out)
+    hits = result.hits
+    per_name = hits.groupby("name", sort=False)
+    table = Table(title=f"FIMO sites at p <= {args.p_value:g}, both strands, in {len(ds)} sequences")
+    for col in ("motif", "source", "version", "length", "draws pass", "sites", "+", "-", "sequences"):
+        table.add_column(col, justify="left" if col in ("motif", "source", "version") else "right")
+    passing = instance_pass_rate(result.motifs, args.p_value)
+    for m, share in zip(result.motifs, passing):
+        rows = per_name.get_group(m.name) if m.name in per_name.groups else hits.iloc[:0]
+        table.add_row(m.name, m.source, m.version, str(m.length), f"{share:.0%}", str(len(rows)),
+                      str(int((rows["strand"] == "+").sum())), str(int((rows["strand"] == "-").sum())),
+                      str(rows["seq"].nunique()))
+    console.print(table)
+    weak = [f"{m.name} ({share:.0%})" for m, share in zip(result.motifs, passing) if share < 0.5]
+    console.print("'draws pass': share of 1000 instances drawn from the PWM that reach --p-value (bounds the recall "
+                  "of planted instances)" + (f"; low for {', '.join(weak)}: a low-information motif, most of whose "
+                                            "instances score far below its consensus" if weak else ""))
+    rec = result.recovery
+    if len(rec):
+        t = Table(title="planted sites recovered (a scanned site of the same motif overlaps it by >= 1 bp, either strand)")
+        for col in ("motif", "planted", "recovered", "same strand", "recall", "scanned", "on a planted site", "precision"):
+            t.add_column(col, justify="left" if col == "motif" else "right")
+        for _, r in rec.iterrows():
+            t.add_row(str(r["motif"]), str(r["planted"]), str(r["recovered"]), str(r["recovered_same_strand"]),
+                      _fmt(float(r["recall"])), str(r["scanned"]), str(r["true"]), _fmt(float(r["precision"])))
+        console.print(t)
+    console.print(f"wrote [bold]{args.out}[/bold] ({len(result.dataset.sites)} sites, --sites {args.sites})")
+    return 0
+
+
+def _add_motifs(sub) -> None:
+    from motifprobe.engine.motif_sources import DEFAULT_JASPAR_RELEASE
+
+    p = sub.add_parser("motifs", help="show motifs of any source (ENCODE, JASPAR, MEME files), or search names")
+    p.add_argument("specs", nargs="*", metavar="SPEC", help=f"motifs to show: {_MOTIF_SPECS}")
+    p.add_argument("--search", default=None, metavar="TEXT", help="list names containing TEXT (case-insensitive)")
+    p.add_argument("--source", default="encode",
+                   help="where --search looks: encode (default), jaspar, or meme:FILE (any file spec)")
+    p.add_argument("--jaspar-release", "--jaspar_release", default=DEFAULT_JASPAR_RELEASE,
+                   help=f"JASPAR release (default {DEFAULT_JASPAR_RELEASE})")
+    p.set_defaults(func=cmd_motifs)
+
+
+def cmd_motifs(args) -> int:
+    from motifprobe.engine.motif_sources import resolve_motifs, search_motifs
+
+    if args.search is None and not args.specs:
+        raise MotifprobeError("give motif specs to show, or --search TEXT [--source encode|jaspar|meme:FILE]")
+    if args.search is not None:
+        names = search_motifs(args.search, args.source, jaspar_release=args.jaspar_release)
+        console.print(f"{len(names)} name(s) in {args.source} containing {args.search!r}:")
+        for name in names:
+            console.print(f"  {name}", markup=False, highlight=False)
+    if args.specs:
+        table = Table(title="motifs")
+        for col in ("name", "source", "version", "length", "consensus", "origin"):
+            table.add_column(col, justify="right" if col == "length" else "left", overflow="fold")
+        for m in resolve_motifs(args.specs, jaspar_release=args.jaspar_release):
+            table.add_row(m.name, m.source, m.version, str(m.length), m.consensus, m.describe()["origin"])
+        console.print(table)
+    return 0
+
+
 # -- train ------------------------------------------------------------------------------------
 def _add_train_flags(p, *, single: bool) -> None:
     p.add_argument("--data-file", "--data_file", required=True, help="dataset Parquet file")
@@ -310,8 +461,41 @@ def _add_interpret_flags(p) -> None:
     p.add_argument("--min-count", "--min_count", type=int, default=None, help="verdict: sequences needed (10)")
 
 
+def _add_model_file_flags(p, *, many: bool) -> None:
+    """Models trained elsewhere: --model-file and how to read it (interpret: one; compare: several)."""
+    p.add_argument("--model-file", "--model_file", nargs="+" if many else None, default=[] if many else None,
+                   metavar="PATH",
+                   help="a model trained elsewhere: a TorchScript .pt/.ts or ONNX .onnx file, or package.module:name "
+                        "(python; importing it runs its code)" + ("; compared as is, no training" if many else
+                                                                   "; no run directory needed"))
+    if not many:
+        p.add_argument("--model-plugin", "--model_plugin", default=None, metavar="PLUGIN",
+                       help="the plugin reading --model-file: torchscript, onnx or python (default: from the suffix)")
+    p.add_argument("--model-param", "--model_param", action="append", default=[], metavar="KEY=VALUE",
+                   help="how to read the model file: layout=N4L|NL4|codes, length=L, batch_size=B, callable=MOD:NAME "
+                        "(python); 'motifprobe plugins onnx' lists them")
+    p.add_argument("--target", default=None, metavar="INDEX|NAME",
+                   help="one output of a multi-output model file (ONNX output name or index), or a column of an "
+                        "(N, T) output")
+    p.add_argument("--output", default=None, choices=("prob", "logit", "regression"),
+                   help="what the model file's output is (default prob); regression: --mode prediction only")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where torch-based models (torch-cnn, torchscript) and ONNX models predict (default auto: "
+                        "cuda when available)")
+
+
+def _model_file_params(args) -> dict:
+    from motifprobe.engine.params import parse_pairs
+
+    params = parse_pairs(args.model_param, "--model-param")
+    for key in ("target", "output"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    return params
+
+
 def _add_interpret(sub) -> None:
-    p = sub.add_parser("interpret", help="perturbation tests on a trained run")
+    p = sub.add_parser("interpret", help="perturbation tests on a trained run or a model file")
     p.add_argument("--run", default=None, help="run directory from 'motifprobe train'")
     p.add_argument("--data-file", "--data_file", "--seq_dict", dest="data_file", default=None,
                    help="the dataset the run was trained on")
@@ -328,6 +512,7 @@ def _add_interpret(sub) -> None:
                    help="per-sequence deltas (Parquet; default: OUT's name with .deltas.parquet); "
                         "'motifprobe summarize DELTAS' rebuilds the results from it")
     p.add_argument("--no-deltas", "--no_deltas", action="store_true", help="do not write the deltas file")
+    _add_model_file_flags(p, many=False)
     p.set_defaults(func=cmd_interpret)
 
 
@@ -363,22 +548,42 @@ def cmd_interpret(args) -> int:
     from motifprobe.engine.progress import rich_progress
     from motifprobe.engine.sequences import validate_background
 
+    file_params = _model_file_params(args)
+    external = bool(args.model_file or args.model_plugin or file_params.get("callable"))
     run_dir = args.run or args.model
-    if run_dir is None:
-        raise MotifprobeError("give --run RUN_DIR (a directory written by 'motifprobe train')")
-    run_dir = Path(run_dir)
-    if run_dir.is_file():
-        run_dir = run_dir.parent if run_dir.parent.name != "model" else run_dir.parent.parent
+    if external and run_dir is not None:
+        raise MotifprobeError("give --run RUN_DIR or --model-file PATH, not both")
+    if run_dir is None and not external:
+        raise MotifprobeError("give --run RUN_DIR (a directory written by 'motifprobe train') or --model-file PATH "
+                              "(a TorchScript or ONNX model trained elsewhere)")
+    if not external:
+        run_dir = Path(run_dir)
+        if run_dir.is_file():
+            run_dir = run_dir.parent if run_dir.parent.name != "model" else run_dir.parent.parent
     if args.data_file is None:
-        raise MotifprobeError("give --data-file DATA (the dataset the run was trained on)")
-    inputs = [args.data_file, run_dir, args.preds]  # outputs may not replace these (engine/outputs.py)
+        raise MotifprobeError("give --data-file DATA (" + ("the sequences to interpret the model on)" if external else
+                                                           "the dataset the run was trained on)"))
+    model_path = Path(args.model_file) if args.model_file and Path(args.model_file).exists() else None
+    inputs = [args.data_file, model_path if external else run_dir, args.preds]  # outputs may not replace these
     deltas_path = None if args.no_deltas else (args.deltas or default_deltas_path(args.out))
     check_outputs({"--out": args.out, "the .json twin of --out": json_twin(args.out), "--deltas": deltas_path},
                   inputs=inputs)
     ds = api.load_dataset(args.data_file)
     if args.background_dist is not None:
         ds.metadata["background"] = list(validate_background(args.background_dist))
-    run = api.load_run(run_dir, ds)
+    if external:
+        file_params.setdefault("device", args.device)
+        run = api.load_model_file(args.model_file, args.model_plugin, say=_say, **file_params)
+        _say(run.describe())
+    else:
+        if args.target is not None or args.output is not None or args.model_param:
+            raise MotifprobeError("--target, --output and --model-param read a --model-file; a run's model knows its "
+                                  "output")
+        run = api.load_run(run_dir, ds)
+        place = getattr(run.model, "set_device", None)
+        device = place(args.device) if place is not None else "cpu"
+        if device != "cpu":
+            _say(f"predicting on {device}")
     kwargs = {"batch_size": args.batch_size} if args.batch_size is not None else {}
     if args.preds:
         try:
@@ -392,10 +597,19 @@ def cmd_interpret(args) -> int:
     write_results(result.table, args.out, inputs=inputs)
     if deltas_path:
         write_deltas(result.deltas, result.metadata, deltas_path, inputs=inputs)
+    for note in result.metadata.get("notes", []):
+        _say(note)
     print_results(result.table)
+    if result.metadata.get("delta_unit") not in (None, "nats"):
+        _say(f"mode {args.mode}: delta = perturbed minus original {result.metadata['delta_unit']} "
+             "(not a loss: + = the perturbation raised the output)")
     console.print(f"wrote [bold]{args.out}[/bold] and [bold]{Path(args.out).with_suffix('.json')}[/bold]"
                   + (f" and [bold]{deltas_path}[/bold]" if deltas_path else ""))
     return _partial_status(result.table)
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def default_deltas_path(out: str | Path) -> Path | None:
@@ -468,17 +682,18 @@ def write_results(table, out: str | Path, inputs=()) -> None:
 def print_results(table) -> None:
     from rich.markup import escape
 
-    t = Table(title="perturbation tests (delta = perturbed loss - original loss; + = model relied on it)")
-    cols = [("test", "test"), ("motifs", "motifs"), ("verdict", "verdict"), ("count", "n"),
-            ("avg_loss_diff", "mean delta"), ("control_mean", "sham mean"), ("mean_label0", "mean | y=0"),
-            ("mean_label1", "mean | y=1"), ("p_vs_control", "p vs sham"), ("q_value", "q (vs 0)"),
-            ("flip_rate", "flips"), ("note", "note")]
+    t = Table(title="perturbation tests (delta = perturbed loss - original loss; + = model relied on it; "
+                    "effect = change in probability beyond the control, in the subset that decided)")
+    cols = [("test", "test"), ("motifs", "motifs"), ("verdict", "verdict"), ("subset", "subset"),
+            ("subset_effect", "effect"), ("subset_control", "control"), ("subset_q", "q"), ("count", "n"),
+            ("avg_loss_diff", "mean delta"), ("control_mean", "sham mean"), ("flip_rate", "flips"),
+            ("reason", "why")]
     for _, header in cols:
-        t.add_column(header, justify="left" if header in ("test", "motifs", "verdict", "note") else "right",
+        t.add_column(header, justify="left" if header in ("test", "motifs", "verdict", "subset", "why") else "right",
                      overflow="fold")
     for _, row in table.iterrows():
         verdict = row["verdict"]
-        style = {"effect": "bold green", "none": "dim", "untestable": "yellow", "error": "bold red"}.get(verdict, "")
+        style = {"effect": "bold green", "none": "dim", "untestable": "yellow", "error": "bold red"}.get(verdict, "cyan")
         cells = []
         for key, _ in cols:
             value = row.get(key, "")
@@ -487,8 +702,9 @@ def print_results(table) -> None:
                 value = f"[{style}]{verdict}{' (' + direction + ')' if isinstance(direction, str) and direction else ''}[/{style}]"
             elif key == "test" and row.get("deterministic") is True:
                 value = f"{value} (1x)"
-            elif key == "note":
-                value = escape(value) if isinstance(value, str) else ""
+            elif key == "reason":
+                parts = [x for x in (value, row.get("note")) if isinstance(x, str) and x]
+                value = escape("; ".join(dict.fromkeys(parts)))
             cells.append(_fmt(value) if not isinstance(value, str) else value)
         t.add_row(*cells)
     console.print(t)
@@ -507,6 +723,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_plugins(sub)
     _add_export(sub)
+    _add_import(sub)
+    _add_scan(sub)
+    _add_motifs(sub)
     return parser
 
 
@@ -516,6 +735,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--model-plugin", "--model_plugin", nargs="+", default=None,
                    help=f"models to compare, of: {_names('model')} (default: the three built-ins)")
     p.add_argument("--run", nargs="+", default=[], help="reuse these run directories instead of training")
+    _add_model_file_flags(p, many=True)
     _add_interpret_flags(p)
     p.add_argument("--test-sz", "--test_sz", type=float, default=0.1)
     p.add_argument("--sampler", nargs="?", const="true", default="auto")
@@ -543,8 +763,12 @@ def cmd_compare(args) -> int:
                              thresholds=_thresholds(args), test_sz=args.test_sz, balance=args.sampler,
                              epochs=args.epochs, lr=args.lr, dropout=args.dropout, early_stop=args.early_stop,
                              params=parse_scoped_pairs(args.param, "--param"), out_dir=args.out_dir, overwrite=args.overwrite,
-                             test_params=_test_params(args), progress=progress)
-    print_metrics(list(result.runs.values()))
+                             test_params=_test_params(args), progress=progress, model_files=args.model_file,
+                             model_params=_model_file_params(args), device=args.device, say=_say)
+    for name, what in result.external.items():
+        _say(f"{name}: {what}")
+    if result.runs:
+        print_metrics(list(result.runs.values()))
     print_compare(result)
     out = result.out_dir
     console.print(f"wrote [bold]{out}/compare.csv[/bold], scorecard.csv, pairwise.csv, deltas.parquet, figures and "

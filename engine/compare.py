@@ -14,12 +14,15 @@ from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError
 from motifprobe.engine.interpret import (DELTA_COLUMNS, deltas_metadata, interpret, plan, plan_tests, summarize_deltas,
                                          unit_record, write_deltas)
+from motifprobe.engine.model_files import open_model_file
+from motifprobe.engine.models import check_device, output_kind
+from motifprobe.engine.perturbation import Scorer
 from motifprobe.engine.outputs import MARKER_KEY, atomic_dir, check_output_dir, compare_marker
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.runs import Run, load_run
 from motifprobe.engine.scorecard import score
 from motifprobe.engine.seeds import check_seed
-from motifprobe.engine.stats import Thresholds, benjamini_hochberg, wilcoxon_p, zero_small
+from motifprobe.engine.stats import Thresholds, benjamini_hochberg, paired_p, zero_small
 from motifprobe.engine.training import train
 
 BUILTIN_MODELS = ("torch-cnn", "sklearn", "xgboost-kmer")
@@ -41,27 +44,32 @@ class CompareResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     """Models whose rows are 'error', with the reason (the run is partial: exit status 3)."""
+    external: dict[str, str] = field(default_factory=dict)
+    """Models loaded from files (``--model-file``): name -> what was loaded (no training, no run)."""
 
 
-def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6, min_effect: float = 0.05) -> pd.DataFrame:
-    """Paired Wilcoxon of per-sequence deltas between every two models, per test; BH over all.
+def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6, min_effect: float = 0.02,
+                   mode: str = "loss") -> pd.DataFrame:
+    """Paired Wilcoxon between every two models, per test, on a scale comparable across models; BH over all.
 
-    Sequences and perturbations are the same for every model, so the difference
-    ``delta_a - delta_b`` of one sequence is a paired observation. ``stronger`` names the
-    model with the larger |mean delta| when q < ``PAIRWISE_Q`` and the means differ by at
-    least ``min_effect`` (the verdict's minimum effect: tiny but significant gaps are not news).
+    Sequences and perturbations are the same for every model, so one sequence's values under two
+    models are a paired observation. The value compared is how far the perturbation moves the
+    prediction beyond the control, in probability (:func:`_comparable`): bounded, and the same
+    for a confident and a hesitant model, unlike a loss in nats. ``stronger`` names the model
+    with the larger mean when q < ``PAIRWISE_Q`` and the means differ by at least ``min_effect``.
     """
     rows = []
     models = list(pd.unique(deltas["model"])) if len(deltas) else []
-    for (test, motifs), group in deltas.groupby(["test", "motifs"], sort=False):
-        wide = group.pivot_table(index="id", columns="model", values="delta", aggfunc="first")
+    data = deltas.assign(value=_comparable(deltas, mode)) if len(deltas) else deltas.assign(value=[])
+    for (test, motifs), group in data.groupby(["test", "motifs"], sort=False):
+        wide = group.pivot_table(index="id", columns="model", values="value", aggfunc="first", dropna=False)
         for a, b in itertools.combinations([m for m in models if m in wide.columns], 2):
             pair = wide[[a, b]].dropna()
             diff = zero_small(pair[a].to_numpy() - pair[b].to_numpy(), tolerance)
             rows.append({"test": test, "motifs": motifs, "model_a": a, "model_b": b, "n": len(pair),
                          "mean_a": float(pair[a].mean()) if len(pair) else np.nan,
                          "mean_b": float(pair[b].mean()) if len(pair) else np.nan,
-                         "mean_diff": float(diff.mean()) if len(pair) else np.nan, "p_value": wilcoxon_p(diff)})
+                         "mean_diff": float(diff.mean()) if len(pair) else np.nan, "p_value": paired_p(diff)})
     table = pd.DataFrame(rows, columns=["test", "motifs", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff",
                                         "p_value"])
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
@@ -69,6 +77,19 @@ def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6, min_effect: fl
     called = (table["q_value"] < PAIRWISE_Q) & ((table["mean_a"] - table["mean_b"]).abs() >= min_effect)
     table["stronger"] = np.where(called, stronger, "")
     return table
+
+
+def _comparable(deltas: pd.DataFrame, mode: str) -> np.ndarray:
+    """Per row, how far the perturbation moves the model beyond its control: |change in the
+    probability of the true class (prediction mode: of class 1) minus the control's| where
+    probabilities exist, else |delta - control delta|. Its size, not its sign: a swap that
+    turns positives negative and negatives positive moves both, in opposite directions."""
+    control = deltas["control_delta"] if "control_delta" in deltas else 0.0
+    raw = (deltas["delta"] - control).to_numpy(np.float64)
+    if "prob_effect" in deltas and "control_prob_effect" in deltas:
+        prob = (deltas["prob_effect"] - deltas["control_prob_effect"]).to_numpy(np.float64)
+        raw = np.where(np.isfinite(prob), prob, raw)
+    return np.abs(raw)
 
 
 def _train_progress(progress: Callable[..., None] | None, name: str) -> Callable[..., None] | None:
@@ -88,16 +109,29 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             dropout: float | None = None, early_stop: int | None = None,
             params: dict[str, dict[str, Any]] | None = None, out_dir: str | Path | None = None,
             overwrite: bool = False, figures: bool = True, progress: Callable[..., None] | None = None,
-            registry: Registry | None = None, test_params: dict[str, dict[str, Any]] | None = None) -> CompareResult:
+            registry: Registry | None = None, test_params: dict[str, dict[str, Any]] | None = None,
+            model_files: list[str | Path] | None = None, model_file_plugin: str | None = None,
+            model_params: dict[str, Any] | None = None, device: str = "auto",
+            say: Callable[[str], None] | None = None) -> CompareResult:
     """Train (or reuse) several models on one split and interpret them with the same perturbations.
 
     Parameters
     ----------
     dataset : Dataset
     model_plugins : list of str, optional
-        Models to train (default: the three built-ins; none if ``runs`` are given).
+        Models to train (default: the three built-ins; none if ``runs`` or ``model_files`` are given).
     runs : list of path, optional
         Existing run directories to reuse (trained on this dataset).
+    model_files : list of path, optional
+        Models trained elsewhere (TorchScript, ONNX files, or ``package.module:name`` for
+        ``python``), compared as they are: no training. Read by ``model_file_plugin`` (default:
+        from each suffix) with ``model_params`` (``layout``, ``length``, ``target``, ``output``,
+        ``batch_size``). With runs or trained models, the sequences are their shared held-out
+        ids; with model files alone, every sequence.
+    device : {'auto', 'cpu', 'cuda'}
+        Where torch-based models (and ONNX, when onnxruntime has CUDA) predict; training runs on the CPU.
+    say : callable, optional
+        Called with one line per model file before it is loaded (what loading runs).
     params : dict, optional
         ``{plugin: {key: value}}`` plugin-specific parameters.
     out_dir : path, optional
@@ -113,19 +147,32 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
     registry = registry or get_registry()
     thresholds = thresholds or Thresholds()
     runs = list(runs or [])
+    model_files = list(model_files or [])
+    if model_params and model_params.get("callable") and not model_files:
+        model_files = [str(model_params["callable"])]
     if model_plugins is None:
-        model_plugins = [] if runs else [m for m in BUILTIN_MODELS if m in registry.names("model")]
+        model_plugins = [] if runs or model_files else [m for m in BUILTIN_MODELS if m in registry.names("model")]
     names = [registry.get("model", m).name for m in model_plugins]
     if len(set(names)) != len(names):
         raise MotifprobeError(f"model plugins listed twice: {', '.join(model_plugins)}")
     for plugin in (params or {}):
         if registry.get("model", plugin).name not in names:
             raise MotifprobeError(f"--param for {plugin!r}, which is not among the compared models ({', '.join(names)})")
-    if not names and not runs:
-        raise MotifprobeError("nothing to compare: give model plugins or runs")
+    if not names and not runs and not model_files:
+        raise MotifprobeError("nothing to compare: give model plugins, runs or model files")
+    check_device(device)
+    # Model files load first: a file that does not load, or loss mode on a regression output, fails before training.
+    external: dict[str, Any] = {}
+    for source in model_files:
+        model = open_model_file(source, model_file_plugin, {**(model_params or {}), "device": device},
+                                registry=registry, say=say)
+        Scorer(mode, output_kind(model))
+        if model.name_ in external or model.name_ in names:
+            raise MotifprobeError(f"two models are named {model.name_!r}; rename a model file")
+        external[model.name_] = model
     # Unknown tests and bad test parameters fail here, before any model is trained.
     plan_tests(list(motifs) if motifs else dataset.motif_names, tests, registry, test_params)
-    inputs = [dataset.path, *runs]  # never written over, nor a directory holding one replaced (engine/outputs.py)
+    inputs = [dataset.path, *runs, *(f for f in model_files if Path(str(f)).exists())]  # never written over, nor a directory holding one replaced (engine/outputs.py)
     if out_dir is not None:
         check_output_dir(out_dir, overwrite=overwrite, kind="compare", inputs=inputs)
 
@@ -137,6 +184,8 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             if run.name in trained:
                 raise MotifprobeError(f"two runs are named {run.name!r}; rename one (--model-name)")
             trained[run.name] = run
+            if run.name in external:
+                raise MotifprobeError(f"two models are named {run.name!r}; rename a model file")
         for name in names:
             if name in trained:
                 raise MotifprobeError(f"model {name!r} given both as a plugin and as a run")
@@ -156,6 +205,10 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         if trained and not common:
             raise MotifprobeError("the runs share no held-out test sequence; train them with the same --seed and --test-sz")
         ids = [i for i in dataset.ids if common is None or i in common]
+        for run in trained.values():
+            place = getattr(run.model, "set_device", None)  # models outside SequenceModel stay where they are
+            if place is not None:
+                place(device)
         kwargs = dict(tests=tests, num_perturbs=num_perturbs, seed=seed, mode=mode, ids=ids, thresholds=thresholds,
                       registry=registry, test_params=test_params)
         tables, delta_frames, records, metrics = {}, [], {}, {}
@@ -168,23 +221,33 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             tables[name], records[name] = res.table, res.metadata["units"]
             delta_frames.append(res.deltas)
             metrics[name] = run.metrics
+        for name, model in external.items():
+            try:
+                res = interpret(model, dataset, motifs, model_name=name, progress=progress, **kwargs)
+            except ModelFault as exc:
+                failed[name] = str(exc)
+                continue
+            tables[name], records[name] = res.table, res.metadata["units"]
+            delta_frames.append(res.deltas)
         if failed:  # every planned unit of a failed model is an 'error' row naming the fault
             subset = dataset.subset(pd.Index(dataset.ids).get_indexer(ids))
             units = plan(subset, list(motifs) if motifs else subset.motif_names, tests, registry,
                          num_perturbs=num_perturbs, test_params=test_params)
             for name, reason in failed.items():
                 records[name] = [unit_record(name, u, "error", reason) for u in units]
-                tables[name] = summarize_deltas(pd.DataFrame(columns=DELTA_COLUMNS), records[name], seed=seed,
-                                                mode=mode, thresholds=thresholds)
-        order = [m for m in [*trained, *names] if m in tables]
-        results = pd.concat([tables[m] for m in dict.fromkeys(order)], ignore_index=True)
+                tables[name] = None
+        order = [m for m in [*trained, *names, *external] if m in tables]
         deltas = pd.concat(delta_frames, ignore_index=True) if delta_frames else pd.DataFrame(columns=DELTA_COLUMNS)
-        metadata = deltas_metadata([r for m in dict.fromkeys(order) for r in records[m]], seed=seed, mode=mode,
-                                   thresholds=thresholds)
-        scorecard, summary = score(results, dataset.rule, metrics)
-        pairwise = pairwise_tests(deltas, thresholds.tolerance, thresholds.min_effect)
+        units = [r for m in dict.fromkeys(order) for r in records[m]]
+        metadata = deltas_metadata(units, seed=seed, mode=mode, thresholds=thresholds)
+        # One family over every model: q values and verdicts across the whole comparison, exactly
+        # what 'motifprobe summarize compare/deltas.parquet' rebuilds.
+        results = summarize_deltas(deltas, units, seed=seed, mode=mode, thresholds=thresholds)
+        scorecard, summary = score(results, dataset.rule, metrics, dataset=dataset)
+        pairwise = pairwise_tests(deltas, thresholds.tolerance, thresholds.min_effect, mode=mode)
         result = CompareResult(results, deltas, scorecard, summary, pairwise,
-                               {m: r for m, r in trained.items() if m not in failed}, target, metadata, failed)
+                               {m: r for m, r in trained.items() if m not in failed}, target, metadata, failed,
+                               {m: model.describe() for m, model in external.items()})
         if target is not None:
             _write_outputs(result, dataset, target, figures)
         return result
@@ -205,7 +268,7 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
     write_deltas(result.deltas, result.metadata, target / "deltas.parquet")
     info = {"dataset": str(dataset.path) if dataset.path else "(in memory)", "sequences": len(dataset),
             "length": dataset.seq_length, "rule": json.dumps(dataset.rule) if dataset.rule else "(none recorded)",
-            "models": ", ".join(result.runs), "test sequences": int(result.results["count"].max() or 0)}
+            "models": ", ".join([*result.runs, *result.external]), "test sequences": int(result.results["count"].max() or 0)}
     (target / "compare.json").write_text(json.dumps({
         MARKER_KEY: compare_marker(), "dataset": info, "summary": json.loads(result.summary.to_json(orient="records")),
         "results": json.loads(result.results.to_json(orient="records"))}, indent=2))

@@ -1,9 +1,16 @@
 """The dataset: sequences, labels and planted motif sites, stored as Parquet.
 
-File layout (one row per sequence): ``id`` (string), ``sequence`` (string), ``label`` (int),
-``motifs`` (list of struct ``name``, ``start``, ``end`` (0-based, end exclusive), ``strand``).
-File metadata key ``motifprobe`` holds JSON: format version, generator and its parameters,
-seed, background distribution and the planted rule.
+File layout (one row per sequence): ``id`` (string), ``sequence`` (string over A C G T N, each
+at its own length), ``label`` (int, null = unlabeled), ``motifs`` (list of struct ``name``,
+``start``, ``end`` (0-based, end exclusive, within the sequence's own length), ``strand``, and
+optionally ``score`` and ``p_value`` (float64, null when absent), written only when some site
+has them).
+File metadata key ``motifprobe`` holds JSON: format version, then for generated data the
+generator and its parameters, seed, background distribution and the planted rule; for
+imported data ``source`` (``kind`` fasta or bed, ``path``, ``sha256``, ``genome``, ``width``).
+
+In memory, sequences of different lengths are padded on the right with N (code 4) to the
+longest; :attr:`Dataset.lengths` holds each true length.
 """
 from __future__ import annotations
 
@@ -18,11 +25,14 @@ import pandas as pd
 
 from motifprobe.engine.atomic import atomic_path
 from motifprobe.engine.errors import MotifprobeError
-from motifprobe.engine.sequences import LETTERS, LOOKUP, decode, encode
+from motifprobe.engine.sequences import LETTERS, N_CODE, codes_from_bytes, decode
 
 FORMAT_VERSION = 1
 METADATA_KEY = b"motifprobe"
 SITE_COLUMNS = ("seq", "name", "start", "end", "strand")
+OPTIONAL_SITE_COLUMNS = ("score", "p_value")
+"""Site columns a scanner fills (float64, NaN when absent); a site table may lack them."""
+SOURCE_KINDS = ("fasta", "bed")
 REQUIRED_COLUMNS = ("id", "sequence", "label", "motifs")
 
 
@@ -52,13 +62,18 @@ class Dataset:
     Attributes
     ----------
     ids : numpy.ndarray of str, shape (N,)
-    codes : numpy.ndarray of uint8, shape (N, L), A=0 C=1 G=2 T=3
+    codes : numpy.ndarray of uint8, shape (N, L), A=0 C=1 G=2 T=3 N=4
+        L is the longest sequence; shorter ones are padded on the right with N.
     labels : numpy.ndarray of int64, shape (N,); -1 where a sequence has no label
     sites : pandas.DataFrame
         One row per motif instance: ``seq`` (row index into codes), ``name``, ``start``,
-        ``end`` (exclusive), ``strand``; sorted by ``seq`` then ``start``.
+        ``end`` (exclusive), ``strand``, optionally ``score`` and ``p_value`` (NaN when
+        absent); sorted by ``seq`` then ``start``.
     metadata : dict
-        Generator, parameters, seed, background and planted rule (see module docstring).
+        Generator, parameters, seed, background and planted rule, or the ``source`` of
+        imported data (see module docstring).
+    lengths : numpy.ndarray of int64, shape (N,)
+        True length of each sequence (default: all L).
     """
 
     ids: np.ndarray
@@ -68,6 +83,7 @@ class Dataset:
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
     sha256: str | None = None
+    lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids, dtype=object)
@@ -76,6 +92,15 @@ class Dataset:
         if self.codes.ndim != 2 or len(self.ids) != self.codes.shape[0] or len(self.labels) != len(self.ids):
             raise MotifprobeError(
                 f"dataset parts disagree: {len(self.ids)} ids, codes {self.codes.shape}, {len(self.labels)} labels")
+        width = self.codes.shape[1]
+        if self.lengths is None:
+            self.lengths = np.full(len(self.ids), width, dtype=np.int64)
+        else:
+            self.lengths = np.asarray(self.lengths, dtype=np.int64)
+            if self.lengths.shape != (len(self.ids),) or (len(self.lengths) and (
+                    self.lengths.min() < 0 or self.lengths.max() > width)):
+                raise MotifprobeError(f"dataset lengths must be {len(self.ids)} integers in 0..{width} "
+                                      f"(the codes' width), got shape {self.lengths.shape}")
         if len(self.sites):
             self.sites = self.sites.sort_values(["seq", "start"], kind="stable").reset_index(drop=True)
 
@@ -84,7 +109,18 @@ class Dataset:
 
     @property
     def seq_length(self) -> int:
+        """The width of ``codes``: the longest sequence (all of them when lengths are equal)."""
         return int(self.codes.shape[1])
+
+    @property
+    def equal_lengths(self) -> bool:
+        """True when every sequence is ``seq_length`` long (no padding)."""
+        return bool((self.lengths == self.seq_length).all())
+
+    @property
+    def labeled(self) -> np.ndarray:
+        """Boolean (N,): the sequence has a label (0 or 1)."""
+        return self.labels >= 0
 
     @property
     def motif_names(self) -> list[str]:
@@ -127,73 +163,131 @@ class Dataset:
         sites = self.sites[np.isin(self.sites["seq"].to_numpy(), index)].copy()
         sites["seq"] = remap[sites["seq"].to_numpy()]
         return Dataset(self.ids[index], self.codes[index], self.labels[index], sites.reset_index(drop=True),
-                       dict(self.metadata), self.path, self.sha256)
+                       dict(self.metadata), self.path, self.sha256, self.lengths[index])
+
+    def fit_length(self, length: int) -> tuple["Dataset", str]:
+        """Every sequence centre-cropped or N-padded to exactly ``length``.
+
+        A longer sequence keeps its middle ``length`` bases (the extra base of an odd excess
+        is cut on the right); a shorter one is centred with N on both sides (the extra N of
+        an odd shortfall goes on the right). Site coordinates shift with the sequence; sites
+        not wholly inside the new window are dropped.
+
+        Returns
+        -------
+        (Dataset, note)
+            The new dataset (all lengths ``length``; path and sha256 of the source kept) and
+            one sentence saying how many sequences were cropped or padded and sites dropped.
+        """
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+            raise MotifprobeError(f"length {length!r} is not allowed; allowed: an integer of at least 1")
+        length = int(length)
+        n = len(self)
+        # offset: position in the old sequence of the new window's first base (negative: N-padded on the left)
+        offset = np.where(self.lengths >= length, (self.lengths - length) // 2, -((length - self.lengths) // 2))
+        src = offset[:, None] + np.arange(length)[None, :]
+        inside = (src >= 0) & (src < self.lengths[:, None])
+        codes = np.full((n, length), N_CODE, dtype=np.uint8)
+        if n and self.seq_length:
+            picked = np.take_along_axis(self.codes, np.clip(src, 0, self.seq_length - 1), axis=1)
+            codes[inside] = picked[inside]
+        sites = self.sites.copy()
+        shift = offset[sites["seq"].to_numpy()] if len(sites) else np.zeros(0, np.int64)
+        sites["start"] = sites["start"].to_numpy(np.int64) - shift
+        sites["end"] = sites["end"].to_numpy(np.int64) - shift
+        keep = (sites["start"] >= 0) & (sites["end"] <= length)
+        dropped = int((~keep).sum())
+        cropped = int((self.lengths > length).sum())
+        padded = int((self.lengths < length).sum())
+        metadata = dict(self.metadata)
+        metadata["fit_length"] = {"length": length, "cropped": cropped, "padded": padded, "sites_dropped": dropped}
+        out = Dataset(self.ids.copy(), codes, self.labels.copy(), sites[keep].reset_index(drop=True), metadata,
+                      self.path, self.sha256, np.full(n, length, dtype=np.int64))
+        note = (f"sequences fitted to {length} bp: {cropped} of {n} centre-cropped, {padded} N-padded, "
+                f"{dropped} motif site(s) outside the window dropped")
+        return out, note
 
 
 # -- Parquet I/O -----------------------------------------------------------------------------
-def write_dataset(dataset: Dataset, path: str | Path) -> Path:
-    """Write ``dataset`` to Parquet atomically (temp file, then rename)."""
+def write_dataset(dataset: Dataset, path: str | Path, *, inputs=()) -> Path:
+    """Write ``dataset`` to Parquet atomically (temp file, then rename), each sequence at its
+    own length; ``inputs`` are files the output may not replace."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     sites = dataset.sites
+    if len(sites) and (np.diff(sites["seq"].to_numpy()) < 0).any():  # rows are grouped by sequence below
+        sites = sites.sort_values(["seq", "start"], kind="stable")
     counts = np.bincount(sites["seq"].to_numpy(), minlength=len(dataset)) if len(sites) else np.zeros(len(dataset), np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    struct = pa.StructArray.from_arrays(
-        [pa.array(sites["name"].astype(str).to_numpy(), pa.string()),
-         pa.array(sites["start"].to_numpy(np.int64), pa.int64()),
-         pa.array(sites["end"].to_numpy(np.int64), pa.int64()),
-         pa.array(sites["strand"].astype(str).to_numpy(), pa.string())],
-        names=["name", "start", "end", "strand"])
+    fields = [pa.array(sites["name"].astype(str).to_numpy(), pa.string()),
+              pa.array(sites["start"].to_numpy(np.int64), pa.int64()),
+              pa.array(sites["end"].to_numpy(np.int64), pa.int64()),
+              pa.array(sites["strand"].astype(str).to_numpy(), pa.string())]
+    names = ["name", "start", "end", "strand"]
+    # Score fields only when a site has one: generated datasets keep the schema (and bytes) they always had.
+    if any(c in sites.columns and sites[c].notna().any() for c in OPTIONAL_SITE_COLUMNS):
+        for column in OPTIONAL_SITE_COLUMNS:
+            values = sites[column].to_numpy(np.float64) if column in sites.columns else np.full(len(sites), np.nan)
+            fields.append(pa.array(values, pa.float64(), mask=np.isnan(values)))
+            names.append(column)
+    struct = pa.StructArray.from_arrays(fields, names=names)
     labels = pa.array(dataset.labels, pa.int64(), mask=dataset.labels < 0)
     table = pa.table({
         "id": pa.array(dataset.ids.astype(str), pa.string()),
-        "sequence": _sequence_array(dataset.codes),
+        "sequence": _sequence_array(dataset.codes, dataset.lengths),
         "label": labels,
         "motifs": pa.ListArray.from_arrays(pa.array(offsets), struct),
     })
     meta = {"format_version": FORMAT_VERSION, **dataset.metadata}
     table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs=inputs) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     return Path(path)
 
 
-def _sequence_array(codes: np.ndarray):
-    """Codes -> an Arrow string array built straight from one buffer (no Python strings)."""
+def _sequence_array(codes: np.ndarray, lengths: np.ndarray | None = None):
+    """Codes -> an Arrow string array built straight from one buffer (no Python strings); each
+    row cut to its length."""
     import pyarrow as pa
 
     n, length = codes.shape
-    values = pa.py_buffer(np.ascontiguousarray(LETTERS[codes]).reshape(-1))
-    large = n * length >= 2**31
-    offsets = np.arange(n + 1, dtype=np.int64 if large else np.int32) * length
+    letters = LETTERS[codes]
+    if lengths is None or (lengths == length).all():
+        values = np.ascontiguousarray(letters).reshape(-1)
+        ends = np.arange(1, n + 1, dtype=np.int64) * length
+    else:
+        values = letters[np.arange(length)[None, :] < lengths[:, None]]
+        ends = np.cumsum(lengths, dtype=np.int64)
+    large = values.size >= 2**31
+    offsets = np.concatenate([[0], ends]).astype(np.int64 if large else np.int32)
     kind = pa.large_string() if large else pa.string()
-    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), values])
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(values)])
 
 
-def _sequence_codes(column, ids: np.ndarray) -> np.ndarray:
-    """An Arrow string column -> uint8 codes, read from the value buffers when lengths agree."""
+def _sequence_codes(column, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An Arrow string column -> uint8 codes (N, Lmax) padded with N and the lengths, read from
+    the value buffers (no Python strings)."""
     import pyarrow as pa
 
-    parts = []
+    raws, lengths = [], []
     for chunk in column.chunks:
         if chunk.null_count:
             raise MotifprobeError("column 'sequence' has empty values")
         offsets_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         _, off_buf, val_buf = chunk.buffers()
+        if off_buf is None:  # a chunk of no rows
+            continue
         offsets = np.frombuffer(off_buf, dtype=offsets_type)[chunk.offset:chunk.offset + len(chunk) + 1]
-        lengths = np.diff(offsets)
-        if len(lengths) and (lengths == lengths[0]).all() and (not parts or parts[0].shape[1] == lengths[0]):
-            raw = np.frombuffer(val_buf, dtype=np.uint8)[offsets[0]:offsets[-1]]
-            codes = LOOKUP[raw].reshape(len(chunk), int(lengths[0]) if len(lengths) else 0)
-            if codes.size and codes.max() == 255:
-                codes = encode(chunk.to_pylist(), ids=list(ids[sum(len(p) for p in parts):]))
-            parts.append(codes)
-        else:
-            start = sum(len(p) for p in parts)
-            strings = [s for p in parts for s in decode(p)] + chunk.to_pylist()
-            parts = [encode(strings, ids=list(ids[:start + len(chunk)]))]
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        raw = np.frombuffer(val_buf, dtype=np.uint8) if val_buf is not None else np.zeros(0, np.uint8)
+        raws.append(raw[offsets[0]:offsets[-1]])
+        lengths.append(np.diff(offsets).astype(np.int64))
+    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    raw = np.concatenate(raws) if len(raws) > 1 else (raws[0] if raws else np.zeros(0, np.uint8))
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        raise MotifprobeError(f"sequence {_show(ids[empty[0]])} is empty (length 0); every sequence needs a base")
+    return codes_from_bytes(raw, np.concatenate([[0], np.cumsum(lengths)]), list(ids))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -270,8 +364,36 @@ def _read_metadata(schema_metadata: dict | None, path: Path) -> dict:
         if not isinstance(background, list) or len(background) != 4 or not all(
                 _finite_non_negative(x) for x in background) or abs(math.fsum(background) - 1.0) > 1e-6:
             raise MotifprobeError(f"{where}: background {_show(background)} is not allowed; allowed: {allowed}")
+    source = metadata.get("source")
+    if source is not None:
+        _check_source(source, where)
     # The planted rule is checked once the sites are read (its motifs must be in the data).
     return metadata
+
+
+SOURCE_FIELDS = {"path": (str, "a string"), "sha256": (str, "64 hex digits"), "genome": (str, "a string or null"),
+                 "width": (int, "a positive integer or null")}
+
+
+def _check_source(source, where: str) -> None:
+    """The ``source`` of imported data: kind fasta or bed, path and sha256 of the file read, genome, width."""
+    if not isinstance(source, dict):
+        raise MotifprobeError(f"{where}: source {_show(source)} is not allowed; allowed: a JSON object (or absent)")
+    kind = source.get("kind")
+    if kind not in SOURCE_KINDS:
+        raise MotifprobeError(f"{where}: source kind {_show(kind)} is not allowed; allowed: {', '.join(SOURCE_KINDS)}")
+    for key, (typ, allowed) in SOURCE_FIELDS.items():
+        value = source.get(key)
+        nullable = key in ("genome", "width")
+        if value is None and nullable:
+            continue
+        ok = isinstance(value, typ) and not isinstance(value, bool)
+        if ok and key == "sha256":
+            ok = len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+        if ok and key == "width":
+            ok = value >= 1
+        if not ok:
+            raise MotifprobeError(f"{where}: source {key} {_show(value)} is not allowed; allowed: {allowed}")
 
 
 def _finite_non_negative(x) -> bool:
@@ -285,8 +407,11 @@ def _finite_non_negative(x) -> bool:
 
 def _read_labels(column, ids: np.ndarray, path: Path) -> np.ndarray:
     """Labels as int64, -1 where null; any value other than 0, 1 or null is refused."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_null(column.type):  # a column written with no label at all
+        return np.full(len(ids), -1, dtype=np.int64)
     valid = np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
     values = np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False))
     bad = valid & (values != 0) & (values != 1)
@@ -305,10 +430,13 @@ def read_dataset(path: str | Path) -> Dataset:
     ------
     MotifprobeError
         For a missing or unreadable file, a non-Parquet file, missing or mistyped columns,
-        non-ACGT characters, unequal lengths, labels other than 0, 1 or null, motif sites
-        outside their sequence or with a strand other than +, - or ., and metadata of the
-        wrong shape (not a JSON object, a non-integer format version or seed, a background
-        that is not 4 finite non-negative numbers summing to 1).
+        letters other than A C G T N (or IUPAC ambiguity letters, read as N), an empty
+        sequence, duplicate or empty ids, labels other than 0, 1 or null, motif sites outside
+        their sequence's own length, with a strand other than +, - or ., or a score / p-value
+        that is not a finite number (p-value in 0..1), and metadata of the wrong shape (not a
+        JSON object, a non-integer format version or seed, a background that is not 4 finite
+        non-negative numbers summing to 1, a source that is not fasta/bed with a path and
+        sha256).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -333,7 +461,7 @@ def read_dataset(path: str | Path) -> Dataset:
     checks = {
         "id": pa.types.is_string(schema.field("id").type) or pa.types.is_large_string(schema.field("id").type),
         "sequence": pa.types.is_string(schema.field("sequence").type) or pa.types.is_large_string(schema.field("sequence").type),
-        "label": pa.types.is_integer(schema.field("label").type),
+        "label": pa.types.is_integer(schema.field("label").type) or pa.types.is_null(schema.field("label").type),
         "motifs": pa.types.is_list(schema.field("motifs").type),
     }
     for column, ok in checks.items():
@@ -347,6 +475,12 @@ def read_dataset(path: str | Path) -> Dataset:
         if not is_type(site_type.field(name).type):
             raise MotifprobeError(f"data file {str(path)!r}: motif site field {name!r} has type "
                                   f"{site_type.field(name).type}; expected {kind}")
+    scored = [c for c in OPTIONAL_SITE_COLUMNS if site_type.get_field_index(c) >= 0]
+    for name in scored:
+        kind = site_type.field(name).type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+            raise MotifprobeError(f"data file {str(path)!r}: motif site field {name!r} has type {kind}; "
+                                  "expected a number (float64, null when absent)")
     metadata = _read_metadata(schema.metadata, path)
 
     ids = np.asarray(table.column("id").to_pylist(), dtype=object)
@@ -355,7 +489,7 @@ def read_dataset(path: str | Path) -> Dataset:
     if pd.Series(ids).isna().any() or (ids == "").any() or len(pd.unique(ids)) != len(ids):
         raise MotifprobeError(f"data file {str(path)!r}: column 'id' must be unique and non-empty")
     try:
-        codes = _sequence_codes(table.column("sequence"), ids)
+        codes, lengths = _sequence_codes(table.column("sequence"), ids)
     except MotifprobeError as exc:
         raise MotifprobeError(f"data file {str(path)!r}: {exc}") from None
     labels = _read_labels(table.column("label"), ids, path)
@@ -375,18 +509,33 @@ def read_dataset(path: str | Path) -> Dataset:
         "end": np.asarray(flat.field("end").to_numpy(zero_copy_only=False), dtype=np.int64),
         "strand": flat.field("strand").dictionary_encode().to_pandas().astype(object).to_numpy(),
     })
+    for name in scored:
+        values = pc.cast(flat.field(name), pa.float64()) if not pa.types.is_null(flat.field(name).type) \
+            else pa.nulls(len(flat), pa.float64())
+        sites[name] = np.asarray(pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+    for name in scored:
+        column = sites[name].to_numpy()
+        present = ~np.isnan(column)
+        bad = present & (~np.isfinite(column) | ((column < 0) | (column > 1) if name == "p_value" else False))
+        if bad.any():
+            row = sites[bad].iloc[0]
+            allowed = "a number in 0..1" if name == "p_value" else "a finite number"
+            raise MotifprobeError(
+                f"data file {str(path)!r}: motif {_show(row['name'])} in sequence {_show(ids[row['seq']])} has "
+                f"{name} {_show(float(row[name]))}; allowed: {allowed} or null")
     bad_strand = ~sites["strand"].isin(STRANDS)
     if bad_strand.any():
         row = sites[bad_strand].iloc[0]
         raise MotifprobeError(
             f"data file {str(path)!r}: motif {_show(row['name'])} in sequence {_show(ids[row['seq']])} has strand "
             f"{_show(row['strand'])}; allowed: {', '.join(STRANDS)}")
-    bad = (sites["start"] < 0) | (sites["end"] > codes.shape[1]) | (sites["start"] >= sites["end"])
+    own = lengths[sites["seq"].to_numpy()]
+    bad = (sites["start"] < 0) | (sites["end"] > own) | (sites["start"] >= sites["end"])
     if bad.any():
         row = sites[bad].iloc[0]
         raise MotifprobeError(
             f"data file {str(path)!r}: motif {row['name']} in sequence {ids[row['seq']]} has start {row['start']}, "
-            f"end {row['end']}, outside 0..{codes.shape[1]} (0-based, end exclusive)")
+            f"end {row['end']}, outside 0..{lengths[row['seq']]} (0-based, end exclusive)")
     if metadata.get("rule") is not None:
         from motifprobe.engine.rules import rule_from_dict
 
@@ -396,13 +545,32 @@ def read_dataset(path: str | Path) -> Dataset:
             rule_from_dict(metadata["rule"], motifs=sorted(known))
         except MotifprobeError as exc:
             raise MotifprobeError(f"data file {str(path)!r}: planted rule: {exc}") from None
-    return Dataset(ids, codes, labels, sites, metadata, path, file_sha256(path))
+    dataset = Dataset(ids, codes, labels, sites, metadata, path, file_sha256(path), lengths)
+    _warn_if_labels_break_rule(dataset)
+    return dataset
+
+
+def _warn_if_labels_break_rule(dataset: Dataset) -> None:
+    """A generated dataset whose labels no longer follow its planted rule (shuffled or edited)
+    is read, with one warning; the scorecard refuses to score against that rule."""
+    if not dataset.rule:
+        return
+    import warnings
+
+    from motifprobe.engine.rules import label_mismatch
+
+    found = label_mismatch(dataset)
+    if found is not None and found[0]:
+        warnings.warn(f"dataset {str(dataset.path)!r}: {found[0]} of {found[1]} labels do not follow its planted "
+                      f"rule; results cannot be scored against that rule", stacklevel=3)
 
 
 # -- Export ----------------------------------------------------------------------------------
 def export_fasta(dataset: Dataset, path: str | Path) -> Path:
-    """Write sequences as FASTA, header ``>id label=N``."""
-    lines = [f">{i} label={l}\n{s}\n" for i, l, s in zip(dataset.ids, dataset.labels, decode(dataset.codes))]
+    """Write sequences as FASTA at their own lengths, header ``>id label=N`` (``>id`` when unlabeled);
+    ``motifprobe import --fasta`` reads the labels back."""
+    lines = [f">{i} label={l}\n{s}\n" if l >= 0 else f">{i}\n{s}\n"
+             for i, l, s in zip(dataset.ids, dataset.labels, decode(dataset.codes, dataset.lengths))]
     with atomic_path(path, inputs=[dataset.path]) as tmp:
         tmp.write_text("".join(lines))
     return Path(path)

@@ -181,3 +181,93 @@ def read_model_config(directory: str | Path, label: str) -> dict[str, Any]:
             if i > MAX_WEIGHT_FILES:
                 break
     return config
+
+
+# -- models trained elsewhere (--model-file) -----------------------------------------------------
+SUFFIX_PLUGINS = {".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript", ".onnx": "onnx"}
+"""Model-file suffixes whose plugin is inferred when ``--model-plugin`` is not given."""
+FILE_PLUGINS = ("torchscript", "onnx", "python")
+LOADING = {"torchscript": "loading TorchScript model {source!r} (runs no Python code)",
+           "onnx": "loading ONNX model {source!r} with onnxruntime (runs no Python code)",
+           "python": "importing {source} runs its code"}
+
+
+def _looks_like_callable(source: str) -> bool:
+    """``package.module:name`` (and not an existing file)."""
+    head, _, tail = source.partition(":")
+    return (source.count(":") == 1 and bool(tail) and all(part.isidentifier() for part in head.split("."))
+            and tail.isidentifier() and not os.path.exists(source))
+
+
+def model_file_plugin(source: str | None, plugin: str | None = None) -> str:
+    """The plugin that reads ``source``: ``plugin`` if given, else from the suffix (``.pt``/``.ts``:
+    torchscript, ``.onnx``: onnx) or the form ``package.module:name`` (python)."""
+    if plugin:
+        return plugin
+    if source is None:
+        raise MotifprobeError("give --model-file PATH (a .pt TorchScript or .onnx file), or --model-plugin python "
+                              "with --model-param callable=package.module:name")
+    if _looks_like_callable(source):
+        return "python"
+    suffix = Path(source).suffix.lower()
+    if suffix not in SUFFIX_PLUGINS:
+        raise MotifprobeError(f"cannot tell the model plugin of --model-file {source!r} from its suffix "
+                              f"{suffix or '(none)'!r}; known: {', '.join(SUFFIX_PLUGINS)} (or name it with "
+                              f"--model-plugin {'|'.join(FILE_PLUGINS)})")
+    return SUFFIX_PLUGINS[suffix]
+
+
+def model_file_name(source: str, plugin: str) -> str:
+    """A name for the model in results: the file's stem, or the callable's name."""
+    if plugin == "python" or _looks_like_callable(source):
+        return source.rpartition(":")[2] or source
+    return Path(source).stem or source
+
+
+def open_model_file(source: str | Path | None, plugin: str | None = None, params: dict[str, Any] | None = None, *,
+                    registry: Any = None, say: Any = None) -> Any:
+    """Load a model trained elsewhere: a TorchScript or ONNX file, or a python callable.
+
+    Parameters
+    ----------
+    source : path or str, optional
+        The model file, or ``package.module:name`` for ``python`` (default: its ``callable``
+        parameter).
+    plugin : str, optional
+        ``torchscript``, ``onnx``, ``python`` (or a third-party plugin built on
+        :class:`motifprobe.engine.models.ExternalModel`); default: from the suffix.
+    params : dict, optional
+        The plugin's parameters (``layout``, ``length``, ``target``, ``output``, ``batch_size``,
+        ``device``, ...), strings from the command line allowed.
+    say : callable, optional
+        Called with one line before loading: what is loaded and whether that runs code.
+
+    Returns
+    -------
+    ExternalModel
+        Opened, with ``name_`` set (the file stem or the callable's name).
+    """
+    from motifprobe.engine.models import ExternalModel
+    from motifprobe.engine.registry import get_registry
+
+    params = dict(params or {})
+    if source is None and params.get("callable"):
+        source, plugin = str(params["callable"]), plugin or "python"
+    name = model_file_plugin(None if source is None else str(source), plugin)
+    entry = (registry or get_registry()).get("model", name)
+    factory = entry.factory
+    if not (isinstance(factory, type) and issubclass(factory, ExternalModel)):
+        raise MotifprobeError(f"model plugin {entry.name!r} trains its own models: interpret them with --run RUN_DIR; "
+                              f"--model-file takes {', '.join(FILE_PLUGINS)}")
+    if source is None:
+        raise MotifprobeError(f"model plugin {entry.name!r} needs --model-file PATH"
+                              + (" or --model-param callable=package.module:name" if entry.name == "python" else ""))
+    source = str(source)
+    if entry.name == "python":
+        params["callable"] = source
+    model = factory(**params)
+    if say is not None:
+        say(LOADING.get(entry.name, "loading {source!r} with model plugin " + entry.name).format(source=source))
+    model.open(source)
+    model.name_ = model_file_name(source, entry.name)
+    return model

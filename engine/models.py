@@ -65,6 +65,25 @@ class SequenceModel:
     """True: training labels must be 0 and 1."""
     weights_version: ClassVar[int] = 1
     """Version of the plugin's own weights layout; a saved model of another version is refused."""
+    output_kind: ClassVar[str] = "prob"
+    """What the model's output is, for scoring: ``"prob"`` (probabilities, the default), ``"logit"``
+    (probabilities computed from logits: prediction mode reports the change in log-odds) or
+    ``"value"`` (a regression output from ``predict_values``: prediction mode only)."""
+
+    @property
+    def input_length(self) -> int | None:
+        """The one sequence length the model takes (None: any); the orchestrator fits datasets to it."""
+        return None if self.any_length else getattr(self, "seq_length_", None)
+
+    def set_device(self, device: str = "auto") -> str:
+        """Run predictions on ``device`` (``auto``, ``cpu``, ``cuda``); returns the device used.
+
+        The base runs on the CPU only: ``cuda`` is refused, ``auto`` gives ``cpu``.
+        """
+        check_device(device)
+        if device == "cuda":
+            raise self._error("runs on the CPU only; --device cuda is for torch-based models")
+        return "cpu"
 
     def __init__(self, **params: Any) -> None:
         self.params = resolve_params(type(self), params, self.plugin_name())
@@ -371,3 +390,268 @@ def as_model(model: Any) -> Any:
     if callable(model):
         return CallableModel(model)
     raise MotifprobeError(f"cannot interpret {type(model).__name__}: give an object with predict_proba or a callable")
+
+
+# -- models trained elsewhere ----------------------------------------------------------------
+DEVICES = ("auto", "cpu", "cuda")
+LAYOUTS = ("N4L", "NL4", "codes")
+"""Input layouts of an external model: one-hot channels-first (N, 4, L), channels-last (N, L, 4), codes (N, L)."""
+OUTPUTS = ("prob", "logit", "regression")
+OUTPUT_KINDS = {"prob": "prob", "logit": "logit", "regression": "value"}
+
+
+def check_device(device: Any) -> str:
+    """``device`` if it is one of :data:`DEVICES`; one line otherwise."""
+    if device not in DEVICES:
+        raise MotifprobeError(f"--device {device!r} is not allowed; allowed: {', '.join(DEVICES)}")
+    return device
+
+
+def torch_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without a GPU is one line."""
+    import torch
+
+    check_device(device)
+    available = bool(torch.cuda.is_available())
+    if device == "cuda" and not available:
+        raise MotifprobeError("--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False); "
+                              "use --device cpu or auto")
+    return "cuda" if device == "cuda" or (device == "auto" and available) else "cpu"
+
+
+def output_kind(model: Any) -> str:
+    """A model's declared output kind (``prob`` when it declares none)."""
+    kind = getattr(model, "output_kind", "prob")
+    if kind not in ("prob", "logit", "value"):
+        raise MotifprobeError(f"model declares output_kind {kind!r}; allowed: prob, logit, value")
+    return kind
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+EXTERNAL_PARAMETERS = (
+    Param("layout", str, "N4L", "model input: N4L = one-hot (N, 4, L), NL4 = one-hot (N, L, 4), codes = integers "
+          "(N, L) with A=0 C=1 G=2 T=3 N=4; N is an all-zero one-hot row", choices=LAYOUTS),
+    Param("length", int, None, "the one input length the model takes (datasets are centre-cropped or N-padded to "
+          "it; unset: any length)", low=1),
+    Param("target", str, None, "which output: INDEX or NAME of one output of a multi-output model, or INDEX of a "
+          "column of an (N, T) output (unset: the only output; (N, C) probabilities or logits are classes)"),
+    Param("output", str, "prob", "what the chosen output is: prob = P(class 1) or (N, C) probabilities, logit = "
+          "sigmoid / softmax gives them, regression = a raw value (prediction mode only)", choices=OUTPUTS),
+    Param("batch_size", int, 256, "sequences per forward call", low=1),
+    Param("device", str, "auto", "auto = cuda when available, else cpu (torch-based and ONNX models)",
+          choices=DEVICES),
+)
+
+
+class ExternalModel(SequenceModel):
+    """Base of model plugins for models trained elsewhere (``torchscript``, ``onnx``, ``python``).
+
+    Never trains: :meth:`fit` refuses. :meth:`open` reads the model; ``predict_proba`` (output
+    ``prob`` or ``logit``) or ``predict_values`` (output ``regression``) feed it the declared
+    layout ``batch_size`` sequences at a time, pick the ``target`` output and check it. A plugin
+    implements ``_open(source)`` and ``_forward(x) -> array, tuple/list or dict of arrays``
+    (names from :meth:`output_names` when it returns a tuple or list), and may override
+    ``_convert(x)`` (numpy input -> what the model takes) and ``set_device``.
+    """
+
+    any_length = True
+    parameters = EXTERNAL_PARAMETERS
+    loading_note: ClassVar[str] = ""
+    """Said when the model is loaded: what loading runs (e.g. 'runs no Python code')."""
+
+    def __init__(self, **params: Any) -> None:
+        if isinstance(params.get("target"), (int, np.integer)) and not isinstance(params["target"], bool):
+            params["target"] = str(int(params["target"]))  # an index from the Python API
+        super().__init__(**params)
+        target = self.params["target"]
+        self.params["target"] = None if target in (None, "") else str(target).strip()
+        self.source_: str | None = None
+        self.device_ = "cpu"
+
+    # -- what a plugin implements -------------------------------------------------------------
+    def _open(self, source: str) -> None:
+        raise NotImplementedError
+
+    def _forward(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def _convert(self, x: np.ndarray) -> Any:
+        return x
+
+    def output_names(self) -> list[str] | None:
+        """Names of the model's outputs when it has several (ONNX names them), else None."""
+        return None
+
+    # -- the contract ------------------------------------------------------------------------------
+    @property
+    def output_kind(self) -> str:  # type: ignore[override]
+        return OUTPUT_KINDS[self.params["output"]]
+
+    @property
+    def input_length(self) -> int | None:
+        return self.params["length"]
+
+    @property
+    def predict_chunk(self) -> int:  # type: ignore[override]
+        return int(self.params["batch_size"])
+
+    def open(self, source: str | Path) -> "ExternalModel":
+        """Load the model from ``source`` (a file, or ``module:name`` for ``python``) and return ``self``.
+
+        Anything the loader raises becomes one ``MotifprobeError`` line naming the source.
+        """
+        source = str(source)
+        try:
+            self._open(source)
+        except MotifprobeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the loaders raise many types: one line
+            raise MotifprobeError(f"cannot load {self.plugin_name()} model {source!r}: "
+                                  f"{type(exc).__name__}: {first_line(exc)}") from None
+        self.source_ = source
+        self.set_device(self.params["device"])
+        return self
+
+    def describe(self) -> str:
+        """One line for the output: what was loaded, how it is read, on which device."""
+        p = self.params
+        length = f"length {p['length']}" if p["length"] else "any length"
+        target = f", target {p['target']}" if p["target"] is not None else ""
+        return (f"{self.plugin_name()} model {self.source_!r}: layout {p['layout']}, {length}{target}, output "
+                f"{p['output']}, device {self.device_}")
+
+    def fit(self, *args: Any, **kwargs: Any) -> "SequenceModel":
+        raise self._error("a model trained elsewhere is not trained by motifprobe; interpret or compare it with "
+                          "--model-file")
+
+    def is_fitted(self) -> bool:
+        return self.source_ is not None
+
+    def save(self, directory: str | Path) -> None:
+        raise self._error("a model loaded from a file is not saved by motifprobe; keep the original file")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SequenceModel":
+        raise MotifprobeError(f"model plugin {cls.plugin_name()!r} reads a model file: give it with --model-file")
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        """Probabilities float32 (N, C) from a ``prob`` or ``logit`` output (sigmoid or softmax of logits)."""
+        if self.params["output"] == "regression":
+            raise self._error("output=regression gives values, not probabilities: use --mode prediction")
+        return self._run(codes).astype(np.float32)
+
+    def predict_values(self, codes: np.ndarray) -> np.ndarray:
+        """The chosen output as float64 (N,) (any output kind; for ``prob`` and ``logit``, as the model gives it)."""
+        return self._run(codes, values=True)
+
+    # -- the machinery ------------------------------------------------------------------------------
+    def _run(self, codes: np.ndarray, values: bool = False) -> np.ndarray:
+        if not self.is_fitted():
+            raise self._error("no model loaded: call open first")
+        codes = self._check_codes(codes, "predict", None)
+        length = self.params["length"]
+        if length is not None and codes.shape[1] != length:
+            raise self._error(f"the model takes sequences of length {length} (length={length}); got length "
+                              f"{codes.shape[1]}")
+        step, parts = self.predict_chunk, []
+        for lo in range(0, len(codes), step):
+            chunk = codes[lo:lo + step]
+            parts.append(self._chosen(self._call(chunk), len(chunk), values))
+        if parts:
+            return np.concatenate(parts)
+        return np.zeros((0,) if values else (0, 2))
+
+    def _call(self, chunk: np.ndarray) -> Any:
+        layout = self.params["layout"]
+        if layout == "codes":
+            x = chunk
+        else:
+            x = one_hot(chunk, channels_first=layout == "N4L")
+        try:
+            return self._forward(self._convert(x))
+        except MotifprobeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary: name the layout the model was given
+            raise self._error(f"the model failed on input layout {layout} of shape {tuple(x.shape)} "
+                              f"({x.dtype}): {type(exc).__name__}: {first_line(exc)}; check layout= "
+                              f"({', '.join(LAYOUTS)}) and length=") from None
+
+    def _outputs(self, raw: Any) -> list[tuple[str, Any]]:
+        if isinstance(raw, dict):
+            return [(str(k), v) for k, v in raw.items()]
+        if isinstance(raw, (list, tuple)):
+            names = self.output_names() or []
+            return [(names[i] if i < len(names) else str(i), v) for i, v in enumerate(raw)]
+        return [((self.output_names() or ["0"])[0], raw)]
+
+    def _chosen(self, raw: Any, n: int, values: bool) -> np.ndarray:
+        """The target output of one batch, checked against --output; probabilities or values."""
+        p = self.params
+        target, kind = p["target"], p["output"]
+        outputs = self._outputs(raw)
+        names = [name for name, _ in outputs]
+        used = False
+        if len(outputs) > 1:
+            if target is None:
+                raise self._error(f"the model has {len(outputs)} outputs ({', '.join(names)}); choose one with "
+                                  "--target INDEX|NAME")
+            if target in names:
+                arr = outputs[names.index(target)][1]
+            elif target.isdigit() and int(target) < len(outputs):
+                arr = outputs[int(target)][1]
+            else:
+                raise self._error(f"--target {target} is not one of the model's {len(outputs)} outputs; allowed: "
+                                  f"0..{len(outputs) - 1} or {', '.join(names)}")
+            used = True
+        else:
+            arr = outputs[0][1]
+            used = target is not None and target == names[0] and not target.isdigit()
+        try:
+            arr = np.asarray(arr, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise self._error(f"the model returned {type(arr).__name__}, not an array of numbers") from None
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim not in (1, 2) or arr.shape[0] != n:
+            raise self._error(f"the model returned shape {arr.shape} for {n} sequences; expected ({n},) or ({n}, T)")
+        if target is not None and not used:
+            width = arr.shape[1] if arr.ndim == 2 else 1
+            if not target.lstrip("-").isdigit():
+                raise self._error(f"--target {target} names no output: the model has one unnamed output of "
+                                  f"{width} column(s); give a column INDEX 0..{width - 1}")
+            index = int(target)
+            if not 0 <= index < width:
+                raise self._error(f"--target {index} is out of range: the model's output has {width} column(s) "
+                                  f"(0..{width - 1})")
+            if arr.ndim == 2:
+                arr = arr[:, index]
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise self._error(f"the model returned NaN or infinite values ({int(bad.sum())} of {arr.size})")
+        if kind == "regression" or values:
+            if arr.ndim == 2:
+                raise self._error(f"the model's output has {arr.shape[1]} columns; a regression output must be one: "
+                                  "choose it with --target INDEX")
+            return arr
+        if kind == "logit":
+            if arr.ndim == 1:  # [sigmoid(-z), sigmoid(z)]: each class's share computed directly, no 1 - p
+                return np.stack([np.exp(-np.logaddexp(0.0, arr)), np.exp(-np.logaddexp(0.0, -arr))], axis=1)
+            return _softmax(arr)
+        if arr.size and (arr.min() < -1e-6 or arr.max() > 1 + 1e-6):
+            raise self._error(f"--output prob, but the output holds values outside [0, 1] (min {arr.min():.4g}, "
+                              f"max {arr.max():.4g}): is it a logit (--output logit) or a regression "
+                              "(--output regression)?")
+        if arr.ndim == 2:
+            sums = arr.sum(axis=1)
+            if np.any(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE):
+                raise self._error(f"--output prob, but the output's {arr.shape[1]} columns do not sum to 1 (one row "
+                                  f"sums to {sums[np.argmax(np.abs(sums - 1))]:.6g}): pick one column with --target "
+                                  "INDEX, or --output logit")
+            return np.clip(arr, 0.0, 1.0)
+        arr = np.clip(arr, 0.0, 1.0)
+        return np.stack([1.0 - arr, arr], axis=1)

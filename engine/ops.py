@@ -3,6 +3,9 @@
 Each acts on ``uint8`` codes (n, L) with per-row coordinates and returns new arrays; the
 inputs are never modified. No Python loop over sequences.
 
+N (code 4) is never created: redraws come from the A/C/G/T background; shuffles and moves keep
+whatever bases a window holds, N included. :func:`n_mask` marks N positions to avoid.
+
 ``rng`` is either a :class:`motifprobe.engine.streams.RowStreams` (one keyed stream per row:
 what the engine passes, so a row's perturbation never depends on the other rows) or a plain
 ``numpy.random.Generator`` (one stream for the batch, for quick experiments).
@@ -11,8 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from motifprobe.engine.sequences import bases_from_uniform
+from motifprobe.engine.sequences import N_CODE, bases_from_uniform
 from motifprobe.engine.streams import RowStreams
+
+
+def n_mask(codes: np.ndarray) -> np.ndarray:
+    """Boolean mask, the shape of ``codes``, of N positions (code 4; the padding of shorter
+    sequences is N too): pass it as ``blocked`` so windows avoid unknown bases."""
+    return np.asarray(codes) == N_CODE
 
 
 def uniform_at(rng, mask: np.ndarray) -> np.ndarray:
@@ -28,7 +37,7 @@ def rows_of(rng, index: np.ndarray):
 
 
 def background_at(rng, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Background bases for the positions under ``mask`` (1-D ``uint8``, in mask order)."""
+    """Background bases for the positions under ``mask`` (1-D ``uint8``, in mask order); never N."""
     return bases_from_uniform(uniform_at(rng, mask), background)
 
 
@@ -126,15 +135,47 @@ def place_windows(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
     return (s >= 0) & (p >= s) & (p < s + lengths[:, None, None])
 
 
+def pick_window_pair(blocked: np.ndarray, len_l: np.ndarray, len_r: np.ndarray, num_perturbs: int,
+                     rng: np.random.Generator, gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Random places for two windows per row, the left one first, both avoiding ``blocked``.
+
+    With ``gap`` (n,) the right window starts exactly ``gap`` bases after the left one's start
+    (a block move keeping the spacing); without it anywhere after the left window's end.
+
+    Returns
+    -------
+    (left_starts, right_starts)
+        int64 (n, K) each; -1 where no layout fits.
+    """
+    n, length = blocked.shape
+    valid_r = free_starts(blocked, len_r)
+    if gap is None:
+        # Left start s is usable only if some right start >= s + len_l exists.
+        rev = np.cumsum(valid_r[:, ::-1], axis=1)[:, ::-1]
+        rev = np.concatenate([rev, np.zeros((n, 1), rev.dtype)], axis=1)
+        after = np.minimum(np.arange(length)[None, :] + len_l[:, None], length)
+        valid_l = free_starts(blocked, len_l) & (np.take_along_axis(rev, after, axis=1) > 0)
+        new_l = pick_starts(valid_l, num_perturbs, rng)
+        new_r = pick_starts(valid_r, num_perturbs, rng, low=new_l + len_l[:, None])
+        return new_l, new_r
+    target = np.arange(length)[None, :] + gap[:, None]
+    inside = target < length
+    partner = np.take_along_axis(valid_r, np.clip(target, 0, length - 1), axis=1) & inside
+    new_l = pick_starts(free_starts(blocked, len_l) & partner, num_perturbs, rng)
+    return new_l, np.where(new_l >= 0, new_l + gap[:, None], -1)
+
+
 def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray],
                   blocked: np.ndarray, num_perturbs: int, background: np.ndarray,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  rng: np.random.Generator, keep_gap: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Remove two motifs and reinsert them at random non-overlapping places, order kept.
 
     ``first``/``second`` are (start, end) of the two motifs per row; ``blocked`` marks other
     motifs' positions, which the new places avoid. The old places are refilled with
     background bases. The original layout is always one of the candidates unless other sites
     overlap the tested motifs; a row where nothing fits is returned unchanged (starts -1).
+    ``keep_gap`` moves the pair as a block: same spacing, new absolute positions (the
+    translation control of ``distance``).
 
     Returns
     -------
@@ -151,15 +192,7 @@ def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], secon
     rows = np.arange(n)
     left_bases = np.take_along_axis(codes, np.minimum(ls[:, None] + np.arange(length)[None, :], length - 1), axis=1)
     right_bases = np.take_along_axis(codes, np.minimum(rs[:, None] + np.arange(length)[None, :], length - 1), axis=1)
-
-    valid_r = free_starts(blocked, len_r)
-    # Left start s is usable only if some right start >= s + len_l exists.
-    rev = np.cumsum(valid_r[:, ::-1], axis=1)[:, ::-1]
-    rev = np.concatenate([rev, np.zeros((n, 1), rev.dtype)], axis=1)
-    after = np.minimum(np.arange(length)[None, :] + len_l[:, None], length)
-    valid_l = free_starts(blocked, len_l) & (np.take_along_axis(rev, after, axis=1) > 0)
-    new_l = pick_starts(valid_l, num_perturbs, rng)
-    new_r = pick_starts(valid_r, num_perturbs, rng, low=new_l + len_l[:, None])
+    new_l, new_r = pick_window_pair(blocked, len_l, len_r, num_perturbs, rng, gap=rs - ls if keep_gap else None)
 
     old = interval_mask(n, length, np.concatenate([rows, rows]), np.concatenate([ls, rs]), np.concatenate([le, re]))
     out = replace_masked(codes, old, num_perturbs, background, rng)
@@ -173,6 +206,23 @@ def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], secon
     if stuck.any():
         out[stuck] = np.broadcast_to(codes[:, None, :], out.shape)[stuck]
     return out, new_l, new_r
+
+
+def swap_random_windows(codes: np.ndarray, len_l: np.ndarray, len_r: np.ndarray, blocked: np.ndarray,
+                        num_perturbs: int, rng: np.random.Generator) -> np.ndarray:
+    """Swap two random ``blocked``-free windows of lengths ``len_l`` (left) and ``len_r`` (right)
+    per row: the matched control of an in-place swap of two motifs (no new bases; rows where
+    no pair fits stay unchanged). Returns (n, K, L)."""
+    n, length = codes.shape
+    new_l, new_r = pick_window_pair(blocked, len_l, len_r, num_perturbs, rng)
+    flat = np.repeat(codes, num_perturbs, axis=0)
+    ls, rs = new_l.ravel(), new_r.ravel()
+    ok = (ls >= 0) & (rs >= 0)
+    le, re = ls + np.repeat(len_l, num_perturbs), rs + np.repeat(len_r, num_perturbs)
+    out = flat.copy()
+    if ok.any():
+        out[ok] = swap_segments(flat[ok], ls[ok], le[ok], rs[ok], re[ok])
+    return out.reshape(n, num_perturbs, length)
 
 
 def refill_windows(codes: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, num_perturbs: int,

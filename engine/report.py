@@ -20,7 +20,7 @@ import pandas as pd
 from motifprobe.engine.atomic import atomic_path
 
 STATUS_COLORS = {"hit": "#9ed39a", "miss": "#ef8a80", "extra": "#ffc878", "decoy false call": "#f6b5c8", "confounded": "#d9d2e9",
-                 "correct none": "#e3e3e3", "untestable": "#fff29a"}
+                 "correct none": "#e3e3e3", "untestable": "#fff29a", "model did not learn": "#dcc6a8", "shortcut": "#b9e0f0"}
 """Cell colour of each scorecard status (figure and HTML)."""
 MAX_POINTS = 5000
 """At most this many deltas are drawn per box (a seeded random sample)."""
@@ -260,7 +260,7 @@ figcaption{font-size:13px;color:#555}ul.statements li{margin-bottom:4px}.legend 
 _CAPTIONS = {"heatmap": "Mean delta per test and model; * marks an effect vs the sham.",
              "distributions": "Per-sequence deltas per model (darker) beside the sham (lighter).",
              "scorecard": "Scorecard against the planted rule, with each model's statement."}
-_P_COLUMNS = {"p_vs_control", "q_value", "p_value"}
+_P_COLUMNS = {"p_vs_control", "q_vs_control", "subset_q", "q_value", "p_value"}
 
 
 def _fmt(value: Any, column: str = "") -> str:
@@ -352,8 +352,8 @@ def write_report(path: str | Path, *, title: str, dataset_info: dict, results: p
         ("scorecard", "Scorecard", _scorecard_html(scorecard)),
         ("figures", "Figures", "".join(figs) or "<p><em>(no figures)</em></p>"),
         ("results", "Results", _table(
-            results, ["model", "test", "motifs", "verdict", "direction", "count", "avg_loss_diff", "control_mean",
-                      "p_vs_control", "q_value", "flip_rate", "note"],
+            results, ["model", "test", "motifs", "verdict", "direction", "subset", "subset_effect", "subset_control",
+                      "subset_q", "count", "avg_loss_diff", "control_mean", "flip_rate", "reason"],
             row_class=lambda r: str(r.get("verdict", "")), cell_class=lambda c, r: "verdict" if c == "verdict" else "")),
         ("pairwise", "Paired model comparison", _table(
             pairwise, ["test", "motifs", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff", "p_value",

@@ -20,6 +20,7 @@ from motifprobe.engine.dataset import first_site_bounds
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.features import Expectation, no_effect
 from motifprobe.engine.params import Param, declared_params, resolve
+from motifprobe.engine.sites import instance_pairs, rows_with
 
 if TYPE_CHECKING:
     from motifprobe.engine.generation import GenerationSpec
@@ -121,6 +122,15 @@ class Rule:
         """(start, end) of the first instance of each pos motif per row (-1 where absent)."""
         return [first_site_bounds(sites, name, num_seqs) for name in self.pos_motifs]
 
+    def carried(self, sites: pd.DataFrame, num_seqs: int) -> list[np.ndarray]:
+        """Per pos motif, bool (num_seqs,): the rows with at least one instance of it."""
+        return [rows_with(sites, name, num_seqs) for name in self.pos_motifs]
+
+    def pos_pairs(self, sites: pd.DataFrame) -> pd.DataFrame:
+        """Every (first pos motif, second pos motif) instance pair per row (see
+        :func:`motifprobe.engine.sites.instance_pairs`): labels look at all instances."""
+        return instance_pairs(sites, self.pos_motifs[0], self.pos_motifs[1])
+
     def to_dict(self) -> dict[str, Any]:
         """The rule as stored in dataset metadata."""
         return {"name": self.name, "pos_motifs": list(self.pos_motifs), "params": dict(self.params)}
@@ -188,3 +198,21 @@ def as_rule(rule: Rule | dict | None, registry: "Registry | None" = None) -> Rul
     if rule is None or isinstance(rule, Rule):
         return rule
     return rule_from_dict(rule, registry)
+
+
+def label_mismatch(dataset: Any, registry: "Registry | None" = None) -> tuple[int, int] | None:
+    """How many labeled sequences of ``dataset`` carry a label other than its planted rule gives
+    them: ``(differing, labeled)``; None when there is no usable rule (none recorded, or its
+    plugin is not installed here)."""
+    try:
+        rule = as_rule(dataset.rule, registry)
+    except MotifprobeError:
+        return None
+    if rule is None:
+        return None
+    labeled = dataset.labels >= 0
+    try:
+        expected = np.asarray(rule.labels(dataset.sites, len(dataset)))
+    except Exception:  # noqa: BLE001 - a broken rule plugin: nothing to compare with
+        return None
+    return int(np.sum(expected[labeled] != dataset.labels[labeled])), int(labeled.sum())

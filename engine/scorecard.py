@@ -8,9 +8,13 @@ effect, or confounded. The scorecard only asks; it knows no rule by name.
 Statuses: ``hit`` (expected effect found, with the expected sign), ``wrong sign`` (an effect
 was expected and one was found, of the opposite sign: the model learned something else, e.g.
 AND where the rule is OR), ``miss``, ``extra`` (an effect the rule does not imply, on a pos
-motif), ``decoy false call`` (an effect on decoys only, or from the control), ``confounded``
+motif), ``decoy false call`` (an effect on decoys only, or from the control), ``shortcut`` (the
+model reacts to a motif's composition or position, a check's verdict, where the rule expects no
+effect: a real model shortcut, not a false call of the test), ``confounded``
 (the test cannot say anything about this rule here), ``correct none``, ``untestable`` (too few
-sequences) and ``unscored`` (the test declares no feature, or the rule failed to answer).
+sequences), ``unscored`` (the test declares no feature, the rule failed to answer, or the
+data's labels do not follow the rule) and ``model did not learn`` (the model does not beat its
+majority baseline, so none of its calls counts, hit or false).
 
 Signs are checked in loss mode; in prediction mode (a change of P(class 1)) the sign of an
 effect depends on the label, so only its presence is checked.
@@ -27,8 +31,10 @@ from motifprobe.engine.features import CONTROL, Expectation
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.rules import Rule, as_rule
 
-STATUSES = ("hit", "wrong sign", "miss", "extra", "decoy false call", "confounded", "correct none", "untestable",
-            "unscored", "error")
+STATUSES = ("hit", "wrong sign", "miss", "extra", "decoy false call", "shortcut", "confounded", "correct none",
+            "untestable", "unscored", "model did not learn", "error")
+SCORED = ("hit", "wrong sign", "miss", "extra", "decoy false call", "shortcut", "correct none")
+"""Statuses that read a model's calls (replaced by ``model did not learn`` when it does not beat its baseline)."""
 CARD_COLUMNS = ["model", "test", "feature", "motifs", "expected", "expected_sign", "found", "direction", "status",
                 "reason"]
 
@@ -47,6 +53,7 @@ def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...],
                 mode: str) -> tuple[Expectation | None, str, str]:
     """(expectation, status, reason) of one result row."""
     found = verdict == "effect"
+    explained = verdict not in ("effect", "none", "untestable", "error")  # a check's status: composition, position
     if verdict == "error":
         return None, "error", "the run failed (see the results row's note)"
     if verdict == "untestable":
@@ -56,6 +63,8 @@ def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...],
     if rule is None:
         return None, "unscored", "the dataset carries no planted rule"
     if feature == CONTROL:
+        if explained:
+            return None, "shortcut", f"the control's call is explained by {verdict}"
         return None, ("decoy false call" if found else "correct none"), "the control perturbs no motif"
     try:
         expectation = rule.expects(feature, motifs)
@@ -66,6 +75,11 @@ def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...],
     pos = set(rule.pos_motifs)
     if expectation.status == "confounded":
         return expectation, "confounded", expectation.reason
+    if explained:  # the model reacts, but to the motif's composition or position, not to the feature
+        if expectation.status == "effect":
+            return expectation, "miss", f"the effect is explained by {verdict}, not the motif: {expectation.reason}"
+        return expectation, "shortcut", (f"a real model shortcut ({verdict}), not a false call of the test: "
+                                         f"{expectation.reason}")
     if expectation.status == "effect":
         if not found:
             return expectation, "miss", expectation.reason
@@ -81,7 +95,7 @@ def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...],
 
 
 def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, dict] | None = None,
-          registry: Registry | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          registry: Registry | None = None, dataset: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score each model's results against ``rule``.
 
     Parameters
@@ -92,7 +106,11 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
     rule : Rule, dict or None
         The dataset's planted rule (a Rule or its metadata dict).
     metrics : dict, optional
-        ``{model: {"accuracy":..., "auroc":..., "beats_baseline":...}}`` from training.
+        ``{model: {"accuracy":..., "auroc":..., "beats_baseline":...}}`` from training. A model
+        whose ``beats_baseline`` is False gets no hits: its rows read ``model did not learn``.
+    dataset : Dataset, optional
+        The interpreted data: when its labels do not follow ``rule`` (shuffled or edited), nothing
+        is scored against the rule, and the reason says so.
 
     Returns
     -------
@@ -106,6 +124,14 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
         rule = as_rule(rule, registry)
     except MotifprobeError as exc:  # e.g. the rule's plugin is not installed here: score nothing, say why
         rule, rule_error = None, str(exc)
+    if rule is not None and dataset is not None:
+        from motifprobe.engine.rules import label_mismatch
+
+        found = label_mismatch(dataset, registry)
+        if found is not None and found[0]:
+            rule_error = (f"{found[0]} of {found[1]} labels do not follow the planted rule {rule.name!r} "
+                          f"(shuffled or edited labels?)")
+            rule = None
     features: dict[str, Any] = {}
     rows = []
     for _, r in results.iterrows():
@@ -122,6 +148,8 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
                                                   mode if isinstance(mode, str) else "loss")
         if rule_error and status == "unscored":
             reason = f"the planted rule cannot be used: {rule_error}"
+        if (metrics or {}).get(r["model"], {}).get("beats_baseline") is False and status in SCORED:
+            status, reason = "model did not learn", "the model does not beat the majority baseline: its calls are not scored"
         expected = expectation is not None and expectation.status == "effect"
         rows.append({"model": r["model"], "test": r["test"], "feature": feature or "", "motifs": r["motifs"],
                      "expected": expected, "expected_sign": expectation.symbol if expectation else "",
@@ -134,7 +162,8 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
         hits, misses = int(counts.get("hit", 0)), int(counts.get("miss", 0))
         wrong, errors = int(counts.get("wrong sign", 0)), int(counts.get("error", 0))
         extras, decoys = int(counts.get("extra", 0)), int(counts.get("decoy false call", 0))
-        negatives = int(group["status"].isin(["extra", "decoy false call", "correct none"]).sum())
+        shortcuts = int(counts.get("shortcut", 0))
+        negatives = int(group["status"].isin(["extra", "decoy false call", "shortcut", "correct none"]).sum())
         beats = m.get("beats_baseline")
         if (group["status"] == "error").all():
             learned = "error"
@@ -156,9 +185,12 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
         missing, extra, wrong_list = listed("miss"), listed("extra"), listed("wrong sign")
         statement = _statement(model, learned, hits, misses, missing, extra, decoys, negatives, beats, m,
                                wrong, wrong_list)
+        if shortcuts:
+            statement += f" Shortcuts (composition or position, not the motif): {listed('shortcut')}."
         summary_rows.append({"model": model, "accuracy": m.get("accuracy", np.nan), "auroc": m.get("auroc", np.nan),
                              "beats_baseline": beats, "hits": hits, "misses": misses, "wrong_sign": wrong,
-                             "extras": extras, "decoy_false_calls": decoys, "negatives_tested": negatives,
+                             "extras": extras, "decoy_false_calls": decoys, "shortcuts": shortcuts,
+                             "negatives_tested": negatives,
                              "learned_rule": learned, "missing": missing, "wrong": wrong_list, "extra": extra,
                              "statement": statement})
     return card, pd.DataFrame(summary_rows)

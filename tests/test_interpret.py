@@ -89,14 +89,25 @@ def test_prediction_mode_needs_no_labels(presence_ds):
 def test_result_columns_and_q_values(order_ds):
     res = interpret(PresenceModel(A), order_ds, [A, B], num_perturbs=2, seed=1)
     expected = {"model", "test", "motifs", "count", "n_nonzero", "effect_size", "avg_loss_diff", "median", "ci_low",
-                "ci_high", "p_value", "p_vs_control", "q_value", "rank_biserial", "flip_rate", "control_flip_rate",
-                "verdict", "mean_label0", "mean_label1", "p_vs_control_label0", "p_vs_control_label1"}
+                "ci_high", "p_vs_zero", "p_vs_control", "q_vs_control", "rank_biserial", "flip_rate",
+                "control_flip_rate", "verdict", "mean_label0", "mean_label1", "p_vs_control_label0",
+                "p_vs_control_label1", "effect", "effect_scale", "reason", "subset", "q_vs_control_label1"}
     assert expected <= set(res.table.columns)
+    assert "p_value" not in res.table and "q_value" not in res.table  # tests against 0 are not verdicts
+    assert (res.table["effect_scale"] == "probability").all()
+    assert res.table["reason"].map(lambda r: isinstance(r, str) and len(r) > 0).all()
     assert {"presence", "order", "distance", "interaction", "control"} <= set(res.table["test"])
     t = res.table
     assert np.allclose(t["effect_size"], t["avg_loss_diff"] * t["count"])
     assert (t["ci_low"] <= t["avg_loss_diff"] + 1e-12).all() and (t["ci_high"] >= t["avg_loss_diff"] - 1e-12).all()
-    assert set(res.deltas.columns) >= {"test", "motifs", "id", "label", "delta"}
+    assert set(res.deltas.columns) >= {"test", "motifs", "id", "label", "delta", "prob_effect", "control_prob_effect"}
+    # the probability-scale effect is the drop of P(true class): at most 1, and for one perturbation
+    # (order is deterministic) it has the sign of the loss delta
+    d = res.deltas
+    assert (d["prob_effect"].abs() <= 1).all() and d["prob_effect"].notna().all()
+    one = d[d["test"] == "order"]
+    assert len(one) and (np.sign(one["prob_effect"]) == np.sign(one["delta"])).all()
+    assert (one["prob_effect"] != 0).any()
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

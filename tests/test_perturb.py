@@ -436,13 +436,14 @@ def make_batch(seed: int, motifs=("m1",), k: int = 8, background=SKEWED):
 
 
 def window_lengths(batch: Batch) -> np.ndarray:
-    """Slow: summed length of the first instance of each tested motif per row."""
+    """Slow: bases covered by every instance of the tested motifs per row (what presence replaces)."""
     out = np.zeros(len(batch), np.int64)
     for i in range(len(batch)):
+        covered = np.zeros(batch.codes.shape[1], bool)
         for name in batch.motifs:
-            rows = batch.sites[(batch.sites["seq"] == i) & (batch.sites["name"] == name)]
-            if len(rows):
-                out[i] += int(rows.iloc[0]["end"] - rows.iloc[0]["start"])
+            for r in batch.sites[(batch.sites["seq"] == i) & (batch.sites["name"] == name)].itertuples():
+                covered[r.start:r.end] = True
+        out[i] = covered.sum()
     return out
 
 
@@ -483,7 +484,7 @@ def test_sham_perturb_window_has_exact_length(motifs):
     lengths = window_lengths(batch)
     np.testing.assert_array_equal(batch.motif_lengths(), lengths)
     fits = slow_free_starts(site_mask(batch), lengths).any(axis=1)
-    assert not fits[0] and fits[1:].sum() > N // 2
+    assert not fits[0] and fits[1:].sum() > N // 3
     diff = out != batch.codes[:, None, :]
     for i in range(N):
         for j in range(batch.num_perturbs):

@@ -29,8 +29,9 @@ def make_frames(models=MODELS, tests=TESTS, n_seqs=60, seed=0):
         verdict = ["effect", "none", "untestable"][k % 3]
         results.append({"model": model, "test": test, "motifs": motifs, "verdict": verdict,
                         "direction": "+" if shift > 0 else "-", "count": n_seqs, "avg_loss_diff": float(d.mean()),
-                        "control_mean": float(c.mean()), "p_vs_control": 1e-5 * (k + 1), "q_value": 0.01 * k,
-                        "flip_rate": 0.1, "note": "<b>escaped</b>" if k == 0 else ""})
+                        "control_mean": float(c.mean()), "p_vs_control": 1e-5 * (k + 1),
+                        "subset": "label1", "subset_effect": float(d.mean() / 4), "subset_control": float(c.mean() / 4),
+                        "subset_q": 1e-5 * k, "flip_rate": 0.1, "reason": "<b>escaped</b>" if k == 0 else f"why {k}"})
         deltas.append(pd.DataFrame({"model": model, "test": test, "motifs": motifs, "id": [f"s{i}" for i in range(n_seqs)],
                                     "label": rng.integers(0, 2, n_seqs), "delta": d, "control_delta": c}))
         status = STATUS_CYCLE[(k + k // len(tests)) % len(STATUS_CYCLE)]
@@ -172,10 +173,12 @@ def test_html_embeds_the_figure_files_and_shows_the_values(built):
         got = re.findall(r"<td[^>]*>(.*?)</td>", cells)
         assert klass == want["verdict"]
         assert got[:4] == [want["model"], want["test"], want["motifs"], want["verdict"]]
-        assert got[6] == f"{want['avg_loss_diff']:.3f}" and got[7] == f"{want['control_mean']:.3f}"
-        assert got[8] == f"{want['p_vs_control']:.2e}"  # p values below 1e-3 in scientific notation
-        assert got[9] == (f"{want['q_value']:.3f}" if want["q_value"] == 0 or want["q_value"] >= 1e-3 else
-                          f"{want['q_value']:.2e}")
+        assert got[5] == "label1"
+        assert got[6] == f"{want['subset_effect']:.3f}" and got[7] == f"{want['subset_control']:.3f}"
+        assert got[8] == (f"{want['subset_q']:.3f}" if want["subset_q"] == 0 else
+                          f"{want['subset_q']:.2e}")  # q values below 1e-3 in scientific notation
+        assert got[10] == f"{want['avg_loss_diff']:.3f}" and got[11] == f"{want['control_mean']:.3f}"
+        assert got[13] == ("&lt;b&gt;escaped&lt;/b&gt;" if want["reason"].startswith("<") else want["reason"])
     score_section = text[text.index('<section id="scorecard">'):text.index('<section id="figures">')]
     for status, colour in report.STATUS_COLORS.items():
         assert score_section.count(f'<td style="background:{colour}">{status}</td>') == (card["status"] == status).sum()

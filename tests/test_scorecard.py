@@ -230,7 +230,7 @@ def test_a_rule_object_and_its_dict_score_alike():
 # ---------------------------------------------------------------- the summary
 
 SUMMARY_COLUMNS = ["model", "accuracy", "auroc", "beats_baseline", "hits", "misses", "wrong_sign", "extras",
-                   "decoy_false_calls", "negatives_tested", "learned_rule", "missing", "wrong", "extra", "statement"]
+                   "decoy_false_calls", "shortcuts", "negatives_tested", "learned_rule", "missing", "wrong", "extra", "statement"]
 
 
 def test_summary_counts_lists_and_statement_of_a_partial_model():
@@ -250,7 +250,7 @@ def test_summary_counts_lists_and_statement_of_a_partial_model():
     s = summary.iloc[0].to_dict()
     assert s == {
         "model": "m", "accuracy": 0.91234, "auroc": 0.95, "beats_baseline": True, "hits": 1, "misses": 1,
-        "wrong_sign": 1, "extras": 1, "decoy_false_calls": 2, "negatives_tested": 4, "learned_rule": "partly",
+        "wrong_sign": 1, "extras": 1, "decoy_false_calls": 2, "shortcuts": 0, "negatives_tested": 4, "learned_rule": "partly",
         "missing": f"presence {B}", "wrong": f"interaction {A}+{B}", "extra": f"order {A}+{B}",
         "statement": (f"m learned the rule only partly (test accuracy 0.912): 1 of 3 expected effects found; "
                       f"missing presence {B}; of the wrong sign interaction {A}+{B}. Also sensitive to (not in the "
@@ -294,7 +294,7 @@ def test_below_baseline_wins_over_hits():
     _, summary = score(table(("presence", A, "effect", "+")), {"name": "presence", "pos_motifs": [A], "params": {}},
                        {"m": {"accuracy": 0.5, "beats_baseline": False}})
     s = summary.iloc[0]
-    assert s["learned_rule"] == "no" and s["beats_baseline"] == False and s["hits"] == 1  # noqa: E712
+    assert s["learned_rule"] == "no" and s["beats_baseline"] == False and s["hits"] == 0  # noqa: E712 - issue 14: no hits below the baseline
     assert s["statement"] == ("m did NOT learn the rule: it does not beat the majority baseline "
                               "(test accuracy 0.500).")
 
@@ -423,3 +423,62 @@ def test_error_rows_and_models_that_only_errored():
     assert summary.iloc[0]["learned_rule"] == "error"
     assert summary.iloc[0]["statement"] == "m failed: nothing could be scored (see the 'error' rows)."
     assert status(None, None, verdict="error") == (None, "error", "the run failed (see the results row's note)")
+
+
+# ---------------------------------------------------------------- models that did not learn, labels off the rule
+
+def _rows(model="m"):
+    return pd.DataFrame([
+        {"model": model, "test": "presence", "feature": "presence", "motifs": A, "verdict": "effect", "direction": "+"},
+        {"model": model, "test": "presence", "feature": "presence", "motifs": D, "verdict": "effect", "direction": "+"},
+        {"model": model, "test": "presence", "feature": "presence", "motifs": B, "verdict": "untestable",
+         "direction": ""},
+    ])
+
+
+def test_a_model_below_its_baseline_collects_no_hits():
+    rows = pd.concat([_rows("good"), _rows("weak")], ignore_index=True)
+    card, summary = score(rows, PRESENCE_AB, {"good": {"beats_baseline": True}, "weak": {"beats_baseline": False}})
+    weak = card[card["model"] == "weak"]
+    assert list(weak["status"]) == ["model did not learn", "model did not learn", "untestable"]
+    assert "majority baseline" in weak["reason"].iloc[0]
+    assert list(card[card["model"] == "good"]["status"]) == ["hit", "decoy false call", "untestable"]
+    s = summary.set_index("model")
+    assert s.loc["weak", "hits"] == 0 and s.loc["weak", "decoy_false_calls"] == 0 and s.loc["weak", "learned_rule"] == "no"
+    assert s.loc["good", "hits"] == 1
+
+
+def test_labels_that_do_not_follow_the_rule_are_not_scored_against_it():
+    from motifprobe.engine.dataset import Dataset
+
+    import numpy as np
+
+    sites = pd.DataFrame({"seq": [0, 0, 1, 2], "name": [A, B, A, B], "start": [0, 10, 0, 0], "end": [5, 15, 5, 5],
+                          "strand": ["+"] * 4})
+    codes = np.zeros((4, 30), np.uint8)
+    follows = Dataset(np.array(["a", "b", "c", "d"], object), codes, np.array([1, 0, 0, 0]), sites,
+                      {"rule": PRESENCE_AB})
+    card, _ = score(_rows(), PRESENCE_AB, dataset=follows)
+    assert card["status"].iloc[0] == "hit"
+    shuffled = Dataset(follows.ids, codes, np.array([0, 1, 0, 0]), sites, {"rule": PRESENCE_AB})
+    card, summary = score(_rows(), PRESENCE_AB, dataset=shuffled)
+    assert list(card["status"]) == ["unscored", "unscored", "untestable"]
+    assert "2 of 4 labels do not follow the planted rule 'presence'" in card["reason"].iloc[0]
+    unlabeled = Dataset(follows.ids, codes, np.array([-1, -1, -1, -1]), sites, {"rule": PRESENCE_AB})
+    assert score(_rows(), PRESENCE_AB, dataset=unlabeled)[0]["status"].iloc[0] == "hit"
+
+
+@pytest.mark.parametrize("verdict", ["composition", "position"])
+def test_a_call_explained_by_a_check_is_a_shortcut_on_decoys_and_a_miss_on_pos_motifs(verdict):
+    rows = pd.DataFrame([
+        {"model": "m", "test": "presence", "feature": "presence", "motifs": D, "verdict": verdict, "direction": "+"},
+        {"model": "m", "test": "presence", "feature": "presence", "motifs": A, "verdict": verdict, "direction": "+"},
+        {"model": "m", "test": "control", "feature": "control", "motifs": A, "verdict": verdict, "direction": "+"},
+    ])
+    card, summary = score(rows, PRESENCE_AB)
+    assert list(card["status"]) == ["shortcut", "miss", "shortcut"]
+    assert verdict in card["reason"].iloc[0] and "not a false call" in card["reason"].iloc[0]
+    assert f"explained by {verdict}" in card["reason"].iloc[1]
+    s = summary.iloc[0]
+    assert s["decoy_false_calls"] == 0 and s["shortcuts"] == 2 and s["misses"] == 1
+    assert "Shortcuts (composition or position, not the motif): presence " + D in s["statement"]

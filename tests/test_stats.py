@@ -4,11 +4,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from motifprobe.engine.stats import (Thresholds, benjamini_hochberg, bootstrap_ci, rank_biserial, summarize, wilcoxon_p,
-                          zero_small)
+from motifprobe.engine.stats import (Thresholds, benjamini_hochberg, bootstrap_ci, decide, paired_p, rank_biserial,
+                                     summarize, wilcoxon_p, zero_small)
 
 # ---------------------------------------------------------------- wilcoxon_p
 
@@ -235,7 +236,7 @@ def test_summarize_all_zero():
     row = run(np.zeros(n), np.zeros(n), half_labels(n))
     assert row["verdict"] == "none"
     assert "all deltas are 0" in row["note"]
-    assert row["p_value"] == 1
+    assert row["p_vs_zero"] == 1
     assert row["p_vs_control"] == 1
     assert row["n_nonzero"] == 0
     assert row["ci_low"] == row["ci_high"] == 0
@@ -295,7 +296,7 @@ def test_summarize_reads_effect_against_sham_mean():
     rng = np.random.default_rng(17)
     n = 400
     sham = rng.normal(0.3, 0.01, n)
-    deltas = sham + 0.02 + rng.normal(0, 1e-4, n)
+    deltas = sham + 0.01 + rng.normal(0, 1e-4, n)
     row = run(deltas, sham, half_labels(n))
     assert row["p_vs_control"] < 1e-10 and row["avg_loss_diff"] > 0.3
     assert row["verdict"] == "none"
@@ -320,7 +321,8 @@ def test_summarize_deterministic():
     sham = rng.normal(0, 0.01, n)
     deltas = sham + rng.normal(0.1, 0.05, n)
     a, b = run(deltas, sham, half_labels(n), seed=3), run(deltas, sham, half_labels(n), seed=3)
-    assert a == b
+    assert pd.Series(a).equals(pd.Series(b))  # NaN == NaN here
+    assert a["ci_low"] == b["ci_low"] and a["ci_high"] == b["ci_high"]
 
 
 # ---------------------------------------------------------------- exact behaviour (mutation tests)
@@ -396,7 +398,7 @@ def test_threshold_errors_name_the_flag_the_range_and_the_value(kwargs, message)
 def test_thresholds_accept_their_boundaries_and_serialize():
     t = Thresholds(alpha=1, min_effect=0, min_count=1, tolerance=0, n_bootstrap=1)
     assert t.to_dict() == {"alpha": 1.0, "min_effect": 0.0, "min_count": 1, "tolerance": 0.0, "n_bootstrap": 1}
-    assert Thresholds().to_dict() == {"alpha": 1e-3, "min_effect": 0.05, "min_count": 10, "tolerance": 1e-6,
+    assert Thresholds().to_dict() == {"alpha": 0.01, "min_effect": 0.02, "min_count": 10, "tolerance": 1e-6,
                                       "n_bootstrap": 1000}
 
 
@@ -408,22 +410,25 @@ def full_run(deltas, sham, labels, flips=None, sham_flips=None, thresholds=Thres
                      sham_flips, thresholds, np.random.default_rng(seed))
 
 
-ROW_KEYS = {"count", "n_nonzero", "effect_size", "avg_loss_diff", "median", "ci_low", "ci_high", "p_value",
-            "p_vs_control", "control_mean", "rank_biserial", "flip_rate", "control_flip_rate", "verdict",
-            "called_in", "direction", "note", "n_label0", "mean_label0", "control_mean_label0",
-            "p_vs_control_label0", "n_label1", "mean_label1", "control_mean_label1", "p_vs_control_label1"}
+ROW_KEYS = {"count", "n_nonzero", "effect_size", "avg_loss_diff", "median", "ci_low", "ci_high", "p_vs_zero",
+            "p_vs_control", "q_vs_control", "control_mean", "effect", "control_effect", "effect_scale", "effect_sd",
+            "rank_biserial", "flip_rate", "control_flip_rate", "verdict", "called_in", "direction", "note",
+            "reason", "subset", "subset_effect", "subset_control", "subset_q", "checks", "check", "check_effect",
+            "check_q"} | {
+    f"{k}_label{i}" for k in ("n", "mean", "control_mean", "effect", "control_effect", "p_vs_control",
+                              "q_vs_control") for i in (0, 1)}
 
 
 def test_summarize_empty_row_is_complete_and_nan():
     row = run(np.array([]), np.array([]), np.array([], dtype=np.int64))
     assert set(row) == ROW_KEYS
     nan_keys = ROW_KEYS - {"count", "n_nonzero", "effect_size", "verdict", "called_in", "direction", "note",
-                           "n_label0", "n_label1"}
+                           "n_label0", "n_label1", "effect_scale", "reason", "subset", "checks", "check"}
     for key in nan_keys:
         assert isinstance(row[key], float) and math.isnan(row[key]), key
     assert row["effect_size"] == 0.0 and type(row["effect_size"]) is float
-    assert (row["verdict"], row["called_in"], row["direction"]) == ("untestable", "", "")
-    assert row["note"] == "no test sequence contains the motif(s)"
+    assert (row["verdict"], row["called_in"], row["direction"], row["subset"]) == ("untestable", "", "", "")
+    assert row["note"] == row["reason"] == "no test sequence contains the motif(s)"
 
 
 def test_summarize_every_column_is_the_statistic_it_names():
@@ -441,18 +446,30 @@ def test_summarize_every_column_is_the_statistic_it_names():
     assert row["avg_loss_diff"] == float(deltas.mean())
     assert row["median"] == float(np.median(deltas))
     assert (row["ci_low"], row["ci_high"]) == bootstrap_ci(deltas, np.random.default_rng(5), 50)
-    assert row["p_value"] == wilcoxon_p(deltas)
-    assert row["p_vs_control"] == wilcoxon_p(deltas - sham)
+    diff = deltas - sham
+    assert row["p_vs_zero"] == wilcoxon_p(deltas)
+    assert row["p_vs_control"] == paired_p(diff) == wilcoxon_p(diff)  # n 60 > 50: the normal approximation
     assert row["control_mean"] == float(sham.mean())
-    assert row["rank_biserial"] == rank_biserial(deltas)
+    assert row["effect"] == float(diff.mean()) and row["control_effect"] == float(sham.mean())
+    assert row["effect_scale"] == "delta"  # no probability-scale deltas given
+    assert row["effect_sd"] == pytest.approx(diff.mean() / diff.std(ddof=1))
+    assert row["rank_biserial"] == rank_biserial(diff)
     assert row["flip_rate"] == float(flips.mean()) and row["control_flip_rate"] == float(sham_flips.mean())
+    ps = [row["p_vs_control"]]
     for label in (0, 1):
         sel = labels == label
         assert row[f"n_label{label}"] == sel.sum()
         assert row[f"mean_label{label}"] == float(deltas[sel].mean())
         assert row[f"control_mean_label{label}"] == float(sham[sel].mean())
-        assert row[f"p_vs_control_label{label}"] == wilcoxon_p(deltas[sel] - sham[sel])
+        assert row[f"effect_label{label}"] == pytest.approx(float(diff[sel].mean()))
+        # 30 distinct differences: the exact null, not the approximation
+        assert row[f"p_vs_control_label{label}"] == paired_p(diff[sel]) != wilcoxon_p(diff[sel])
+        ps.append(row[f"p_vs_control_label{label}"])
+    qs = benjamini_hochberg(np.array(ps))
+    assert [row["q_vs_control"], row["q_vs_control_label0"], row["q_vs_control_label1"]] == list(qs)
     assert row["verdict"] == "effect" and row["called_in"] == "pooled,label0,label1" and row["direction"] == "+"
+    assert row["subset"] == "pooled" and row["subset_effect"] == row["effect"] and row["subset_q"] == qs[0]
+    assert row["reason"].startswith("pooled: effect ")
 
 
 def test_summarize_one_sequence_is_a_row_not_the_empty_row():
@@ -486,8 +503,8 @@ def test_summarize_thresholds_are_inclusive_where_documented():
     # min_effect: |mean - control mean| equal to min_effect is enough
     row = full_run(np.full(30, 0.5), np.zeros(30), np.zeros(30, np.int64), thresholds=Thresholds(min_effect=0.5))
     assert "pooled" in row["called_in"]
-    # alpha: p equal to alpha is not enough (p < alpha)
-    p = wilcoxon_p(deltas)
+    # alpha: q equal to alpha is not enough (q < alpha); both subsets share p, so q = p
+    p = paired_p(deltas)
     row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(alpha=p, min_count=1))
     assert row["called_in"] == "" and row["verdict"] == "none"
     row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(alpha=min(1.0, p * 1.01), min_count=1))
@@ -534,3 +551,69 @@ def test_wilcoxon_computes_in_float64():
     x = np.random.default_rng(0).normal(0.1, 1, 300).astype(np.float32)
     got = wilcoxon_p(x)
     assert type(got) is float and got == wilcoxon_p(x.astype(np.float64))
+
+
+# ---------------------------------------------------------------- small n, the family, the scale
+
+def test_paired_p_is_exact_for_small_n():
+    x = np.arange(1, 11, dtype=float)  # 10 sequences all moving the same way
+    assert paired_p(x) == pytest.approx(2 / 1024)
+    assert wilcoxon_p(x) > 0.004  # the normal approximation could never reach 1e-3 here
+    tied = np.r_[np.ones(8), -np.ones(2)]  # tied magnitudes: every sign flip enumerated
+    # P(|#positives - 5| >= 3) under fair coin flips = 2 * (1 + 10 + 45) / 1024
+    assert paired_p(tied) == pytest.approx(2 * 56 / 1024)
+    assert paired_p(np.zeros(5)) == 1.0 and math.isnan(paired_p(np.zeros(0)))
+    big = np.random.default_rng(0).normal(0.1, 1, 200)
+    assert paired_p(big) == wilcoxon_p(big)
+
+
+def test_min_count_means_what_it_says():
+    """10 sequences that all show the effect can be called at the default thresholds."""
+    row = run(np.linspace(0.5, 1.5, 10), np.zeros(10), np.ones(10, np.int64))
+    assert row["verdict"] == "effect" and row["called_in"] == "pooled,label1"
+
+
+def test_probability_scale_decides_the_magnitude():
+    """A confident model's big loss change is a small probability change: the verdict reads the latter."""
+    rng = np.random.default_rng(4)
+    n = 300
+    sham = rng.normal(0, 0.001, n)
+    deltas = sham + 0.5  # half a nat
+    small_p = rng.normal(0.01, 0.001, n)  # ... that moves the true class's probability by 0.01
+    row = summarize(deltas, sham, half_labels(n), np.zeros(n), np.zeros(n), Thresholds(), np.random.default_rng(0),
+                    effect=small_p, control_effect=np.zeros(n))
+    assert row["effect_scale"] == "probability" and row["effect"] == pytest.approx(0.01, abs=1e-3)
+    assert row["verdict"] == "none" and "|effect|" in row["reason"]
+    row = summarize(deltas, sham, half_labels(n), np.zeros(n), np.zeros(n), Thresholds(), np.random.default_rng(0),
+                    effect=small_p * 5, control_effect=np.zeros(n))
+    assert row["verdict"] == "effect"
+    # missing probabilities (a regression output): back to the delta's own scale
+    row = summarize(deltas, sham, half_labels(n), np.zeros(n), np.zeros(n), Thresholds(), np.random.default_rng(0),
+                    effect=np.full(n, np.nan), control_effect=np.full(n, np.nan))
+    assert row["effect_scale"] == "delta" and row["effect"] == pytest.approx(0.5)
+
+
+def test_decide_corrects_over_the_whole_family():
+    """A p that calls alone is not called among many nulls: q is BH over every tested subset of every row."""
+    import pandas as pd
+
+    rng = np.random.default_rng(8)
+    n = 60
+    labels = np.ones(n, np.int64)
+    sham = rng.normal(0, 0.1, n)
+    weak = sham + rng.normal(0.045, 0.1, n)
+    rows = [summarize(weak, sham, labels, np.zeros(n), np.zeros(n), Thresholds(), np.random.default_rng(0))]
+    alone = rows[0]
+    assert alone["verdict"] == "effect", alone["p_vs_control"]
+    for i in range(40):
+        null = rng.normal(0, 0.1, n)
+        rows.append(summarize(null, sham, labels, np.zeros(n), np.zeros(n), Thresholds(), np.random.default_rng(i)))
+    table = decide(pd.DataFrame(rows), Thresholds())
+    assert table.loc[0, "p_vs_control"] == alone["p_vs_control"]
+    ps = np.array([[r["p_vs_control"], r["p_vs_control_label1"]] for r in rows]).ravel()
+    assert table.loc[0, "q_vs_control"] == benjamini_hochberg(ps)[0]
+    assert table.loc[0, "q_vs_control"] > alone["q_vs_control"]
+    assert table.loc[0, "verdict"] == "none" and table.loc[0, "reason"].startswith("closest subset")
+    assert (table["verdict"] == "none").all()
+    # untested subsets (label 0 has no sequence) are not part of the family
+    assert table["q_vs_control_label0"].isna().all()

@@ -23,7 +23,7 @@ from motifprobe.engine.interpret.plan import Unit, eligible_rows, make_test, pla
 from motifprobe.engine.interpret.run import PREDICT_BLOCK, UnitDeltas, predict, run_sham, run_unit
 from motifprobe.engine.interpret.summarize import (DELTA_COLUMNS, RESULT_COLUMNS, deltas_metadata, read_deltas,
                                                    summarize_deltas, summarize_file, write_deltas)
-from motifprobe.engine.models import as_model
+from motifprobe.engine.models import as_model, output_kind
 from motifprobe.engine.perturbation import Scorer
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.seeds import check_seed
@@ -31,7 +31,7 @@ from motifprobe.engine.stats import Thresholds, zero_small
 
 __all__ = ["interpret", "InterpretResult", "Unit", "plan", "plan_tests", "make_test", "eligible_rows", "run_unit",
            "run_sham", "predict", "summarize_deltas", "summarize_file", "read_deltas", "write_deltas",
-           "ModelFault", "TestFault", "RESULT_COLUMNS", "DELTA_COLUMNS", "MODES", "unit_record", "deltas_metadata"]
+           "ModelFault", "TestFault", "fit_to_model", "RESULT_COLUMNS", "DELTA_COLUMNS", "MODES", "unit_record", "deltas_metadata"]
 
 MODES = ("loss", "prediction")
 Progress = Callable[..., None]
@@ -56,7 +56,13 @@ def unit_record(model_name: str, unit: Unit, status: str = "ok", error: str = ""
     """One unit of one model as recorded in the deltas file's metadata."""
     return {"model": model_name, "test": unit.test, "feature": unit.feature, "motifs": "+".join(unit.motifs),
             "test_params": unit.params_json, "deterministic": unit.deterministic,
-            "num_perturbs": unit.num_perturbs, "status": status, "error": error}
+            "num_perturbs": unit.num_perturbs, "status": status, "error": error, "control": unit.control,
+            "checks": [list(c) for c in unit.checks]}
+
+
+def _prob(values: np.ndarray | None, n: int, tolerance: float) -> np.ndarray:
+    """A probability-scale column (NaN when the model gives no probabilities)."""
+    return np.full(n, np.nan) if values is None else zero_small(values, tolerance)
 
 
 def _delta_frame(model_name: str, unit: Unit, rows: Dataset, result: UnitDeltas, tolerance: float) -> pd.DataFrame:
@@ -65,10 +71,31 @@ def _delta_frame(model_name: str, unit: Unit, rows: Dataset, result: UnitDeltas,
         "model": model_name, "test": unit.test, "feature": unit.feature, "motifs": "+".join(unit.motifs),
         "test_params": unit.params_json, "id": np.asarray(rows.ids, dtype=object), "label": rows.labels,
         "delta": zero_small(result.delta, tolerance), "control_delta": zero_small(result.control_delta, tolerance),
+        "prob_effect": _prob(result.prob_effect, len(rows), tolerance),
+        "control_prob_effect": _prob(result.control_prob_effect, len(rows), tolerance),
         "flip_rate": result.flip_rate, "control_flip_rate": result.control_flip_rate})
     for name, values in result.arm_deltas.items():
         frame[f"arm_{name}"] = zero_small(values, tolerance)
+    for name, values in result.arm_probs.items():
+        frame[f"prob_arm_{name}"] = _prob(values, len(rows), tolerance)
     return frame
+
+
+def fit_to_model(dataset: Dataset, length: int | None) -> tuple[Dataset, str]:
+    """Bring ``dataset`` to a model's fixed input ``length`` (centre-crop or N-pad); returns it and a note.
+
+    The note (empty when nothing changed) says what was done, for the output and the metadata.
+    """
+    if length is None:
+        return dataset, ""
+    fit = getattr(dataset, "fit_length", None)
+    if fit is None:  # a dataset type without fit_length: only its own length fits
+        if dataset.seq_length == int(length):
+            return dataset, ""
+        raise MotifprobeError(f"the model takes sequences of length {int(length)}; the dataset's are "
+                              f"{dataset.seq_length} long")
+    fitted, note = fit(int(length))
+    return fitted, note or ""
 
 
 def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, tests: list[str] | None = None,
@@ -98,7 +125,11 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         Keys every random stream with the test, motif set and sequence id: a sequence gets the
         same perturbations for any model, in any subset of ids, chunk size, order or process.
     mode : {'loss', 'prediction'}
-        Delta of cross-entropy loss (needs labels) or of P(class 1).
+        Delta of cross-entropy loss (needs labels and a probability or logit output) or of the
+        model's output on its own scale (P(class 1), the logit of class 1 for a model of output
+        kind ``logit``, or the raw value of a regression output): see :class:`Scorer`. A model
+        with a fixed ``input_length`` gets the dataset centre-cropped or N-padded to it
+        (``Dataset.fit_length``); the note lands in ``metadata['notes']``.
     ids : sequence of str, optional
         Restrict to these sequence ids (e.g. the held-out test split).
     thresholds : Thresholds, optional
@@ -123,6 +154,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     model = as_model(model)
     if mode not in MODES:
         raise MotifprobeError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+    scorer = Scorer(mode, output_kind(model))  # loss mode on a regression output: one line, before any work
     if isinstance(num_perturbs, bool) or int(num_perturbs) < 1:
         raise MotifprobeError(f"num_perturbs must be at least 1, got {num_perturbs}")
     if int(batch_size) < 1:
@@ -141,10 +173,12 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
             raise MotifprobeError(f"sequence id(s) {', '.join(map(str, missing))} are not in the dataset")
         dataset = dataset.subset(np.sort(wanted))
     if mode == "loss" and np.any(dataset.labels < 0):
-        raise MotifprobeError("some sequences have no label; use mode 'prediction' (--mode prediction)")
+        raise MotifprobeError(f"loss mode needs labels: {int(np.sum(dataset.labels < 0))} of {len(dataset)} sequences "
+                              "have none; use mode 'prediction' (--mode prediction)")
+    dataset, length_note = fit_to_model(dataset, getattr(model, "input_length", None))
     units = plan(dataset, motifs, tests, registry, num_perturbs=int(num_perturbs), test_params=test_params)
     who = model_label or f"model {model_name!r}"
-    scorer, k, block = Scorer(mode), int(num_perturbs), int(batch_size)
+    k, block = int(num_perturbs), int(batch_size)
     background = dataset.background
     position = pd.Index(dataset.ids)
     # Rows some unit perturbs, in dataset order: one vectorized lookup, not a Python call per id.
@@ -184,6 +218,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
             frames.append(_delta_frame(model_name, unit, rows, result, thresholds.tolerance))
     deltas = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DELTA_COLUMNS)
     metadata = deltas_metadata(records, seed=seed, mode=mode, thresholds=thresholds)
+    metadata.update(output_kind=scorer.kind, delta_unit=scorer.unit, notes=[length_note] if length_note else [])
     table = summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds)
     if not keep_deltas:
         deltas = pd.DataFrame(columns=DELTA_COLUMNS)

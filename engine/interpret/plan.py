@@ -18,6 +18,7 @@ from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.params import declared_params, resolve
 from motifprobe.engine.registry import Registry
+from motifprobe.engine.sites import chosen_instances
 
 
 @dataclass
@@ -38,6 +39,10 @@ class Unit:
         K for this unit (1 for a deterministic test).
     ids : list of str
         Eligible sequence ids, in dataset order.
+    control : str
+        The arm the verdict reads the test against (``"sham"`` or one of the test's controls).
+    checks : list of [arm, against, status]
+        Alternative explanations the verdict rules out (:class:`motifprobe.engine.perturbation.Check`).
     """
 
     test: str
@@ -47,6 +52,8 @@ class Unit:
     deterministic: bool = False
     num_perturbs: int = 1
     ids: list[str] = field(default_factory=list)
+    control: str = "sham"
+    checks: list[list[str]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -65,7 +72,7 @@ class Unit:
     def with_ids(self, ids: list[str]) -> "Unit":
         """The same unit on other ids (a shard)."""
         return Unit(self.test, self.motifs, dict(self.params), self.feature, self.deterministic, self.num_perturbs,
-                    list(ids))
+                    list(ids), self.control, [list(c) for c in self.checks])
 
 
 def make_test(registry: Registry, name: str, params: dict[str, Any]) -> Any:
@@ -112,9 +119,10 @@ def plan_tests(motifs: list[str], tests: list[str] | None, registry: Registry,
 
 
 def eligible_rows(dataset: Dataset, motifs: tuple[str, ...]) -> np.ndarray:
-    """Rows carrying every motif of the set, their first instances not overlapping."""
+    """Rows carrying every motif of the set, their chosen instances (the highest-scoring, else the
+    leftmost: :func:`motifprobe.engine.sites.chosen_instances`) not overlapping."""
     ok = np.ones(len(dataset), dtype=bool)
-    bounds = [dataset.site_bounds(m) for m in motifs]
+    bounds = [chosen_instances(dataset.sites, m, len(dataset)) for m in motifs]
     for start, _ in bounds:
         ok &= start >= 0
     for (s1, e1), (s2, e2) in itertools.combinations(bounds, 2):
@@ -131,6 +139,24 @@ def plan(dataset: Dataset, motifs: list[str], tests: list[str] | None, registry:
         feature = getattr(test, "feature", None)
         deterministic = bool(getattr(test, "deterministic", False))
         rows = eligible_rows(dataset, combo)
+        control, checks = _controls_of(test, name, registry)
         units.append(Unit(name, tuple(combo), dict(params), feature if isinstance(feature, str) else "",
-                          deterministic, 1 if deterministic else int(num_perturbs), list(dataset.ids[rows])))
+                          deterministic, 1 if deterministic else int(num_perturbs), list(dataset.ids[rows]),
+                          control, checks))
     return units
+
+
+def _controls_of(test: Any, name: str, registry: Registry) -> tuple[str, list[list[str]]]:
+    """A test's declared control and checks, checked for shape (a plugin's mistake is one line)."""
+    entry = registry.get("perturbation_test", name)
+    who = f"test {entry.name!r} (plugin {entry.plugin}, {entry.distribution})"
+    control = getattr(test, "control", "sham") or "sham"
+    if not isinstance(control, str):
+        raise MotifprobeError(f"{who} declares control={control!r}; it must be an arm name")
+    checks = []
+    for check in getattr(test, "checks", ()) or ():
+        parts = check.to_list() if hasattr(check, "to_list") else check
+        if not (isinstance(parts, (list, tuple)) and len(parts) == 3 and all(isinstance(x, str) and x for x in parts)):
+            raise MotifprobeError(f"{who} declares a check {check!r}; use motifprobe.engine.perturbation.Check")
+        checks.append(list(parts))
+    return control, checks

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError, TestFault, fault
 from motifprobe.engine.interpret.plan import Unit, make_test
-from motifprobe.engine.models import as_probabilities
-from motifprobe.engine.perturbation import PerturbationTest, Scorer, TestBatch, score_change, sham_perturb
+from motifprobe.engine.models import as_probabilities, output_kind
+from motifprobe.engine.perturbation import (SHAM, PerturbationTest, Scorer, TestBatch, probability_scale,
+                                            score_change, sham_perturb)
 from motifprobe.engine.registry import Registry
 from motifprobe.engine.streams import RowStreams, context_key, row_keys
 
@@ -43,33 +44,77 @@ class UnitDeltas:
     flip_rate: np.ndarray
     control_flip_rate: np.ndarray
     arm_deltas: dict[str, np.ndarray] = field(default_factory=dict)
+    prob_effect: np.ndarray | None = None
+    """``delta`` on the probability scale (:class:`~motifprobe.engine.perturbation.ProbabilityScale`);
+    NaN for a model without probabilities."""
+    control_prob_effect: np.ndarray | None = None
+    arm_probs: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per arm (test arms, control arms and ``sham``), the delta on the probability scale."""
+
+
+class ControlDeltas(NamedTuple):
+    """Per-sequence results of a unit's control (the sham) on one model."""
+
+    delta: np.ndarray
+    flip_rate: np.ndarray
+    prob_effect: np.ndarray
 
 
 def predict(model: Any, codes: np.ndarray, block: int = PREDICT_BLOCK, who: str = "the model") -> np.ndarray:
-    """Class probabilities as float64 (n, C), in blocks of ``block`` sequences, each block checked.
+    """The model's outputs as float64, in blocks of ``block`` sequences, each block checked.
+
+    Models of output kind ``prob`` or ``logit`` (see :func:`motifprobe.engine.models.output_kind`)
+    give class probabilities (n, C) through ``predict_proba``; kind ``value`` gives one finite
+    raw value per sequence through ``predict_values``, returned as (n, 1).
 
     Raises
     ------
     ModelFault
-        The model raised, or returned something other than probabilities for n sequences.
+        The model raised, or returned something other than its declared output for n sequences.
     """
+    kind = output_kind(model)
     out = []
     for lo in range(0, len(codes), block):
         chunk = codes[lo:lo + block]
         try:
-            raw = model.predict_proba(chunk)
+            raw = model.predict_values(chunk) if kind == "value" else model.predict_proba(chunk)
         except Exception as exc:  # noqa: BLE001 - the boundary: anything the model does is reported
             raise fault(ModelFault, who, exc) from None
-        try:  # the output contract (n rows, finite, in [0, 1], rows summing to 1), for any model
-            probs = np.asarray(as_probabilities(raw, len(chunk), owner=who), dtype=np.float64)
+        try:  # the output contract for any model
+            if kind == "value":
+                values = _as_values(raw, len(chunk), who)
+            else:  # n rows, finite, in [0, 1], rows summing to 1
+                values = np.asarray(as_probabilities(raw, len(chunk), owner=who), dtype=np.float64)
         except MotifprobeError as exc:
             raise ModelFault(str(exc)) from None
-        out.append(probs)
-    return np.concatenate(out) if out else np.zeros((0, 2))
+        out.append(values)
+    return np.concatenate(out) if out else np.zeros((0, 1 if kind == "value" else 2))
+
+
+def _as_values(raw: Any, n: int, who: str) -> np.ndarray:
+    """A regression output: finite float64 (n,) or (n, 1), returned as (n, 1)."""
+    try:
+        values = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MotifprobeError(f"{who}: predict_values returned {type(raw).__name__}, not an array of numbers") from None
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.shape != (n,):
+        raise MotifprobeError(f"{who}: predict_values returned shape {np.shape(raw)} for {n} sequences; expected ({n},)")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise MotifprobeError(f"{who}: predict_values returned NaN or infinite values ({int(bad.sum())} of {n})")
+    return values[:, None]
 
 
 def flip_rate(probs: np.ndarray, original: np.ndarray) -> np.ndarray:
-    """Per sequence, the share of perturbations (n, K, C) whose predicted class differs from the original."""
+    """Per sequence, the share of perturbations (n, K, C) whose predicted class differs from the original.
+
+    For probabilities, the class is the argmax (for a one-logit model: the sign of the logit).
+    A regression output (C = 1) has no class: the flip rate is NaN.
+    """
+    if probs.shape[-1] < 2:
+        return np.full(probs.shape[0], np.nan)
     return (probs.argmax(-1) != original.argmax(-1)[:, None]).mean(axis=1)
 
 
@@ -87,9 +132,12 @@ def _score_arms(model, arms: dict[str, np.ndarray], block: int, who: str) -> dic
     return scored
 
 
-def check_arms(arms: Any, batch: TestBatch, k: int, primary: str, who: str) -> dict[str, np.ndarray]:
+def check_arms(arms: Any, batch: TestBatch, k: int, primary: str | None, who: str) -> dict[str, np.ndarray]:
     """The test-arm contract: a dict of uint8 (n, K, L) arrays over the alphabet, the primary
-    arm among them and changing at least one base of the batch."""
+    arm among them and changing at least one base of the batch (``primary`` None: control arms,
+    which may be empty and need not change anything)."""
+    if primary is None and isinstance(arms, dict) and not arms:
+        return arms
     if not isinstance(arms, dict) or not arms:
         raise TestFault(f"{who} returned {type(arms).__name__}, not a non-empty dict of arms")
     n, length = batch.codes.shape
@@ -101,6 +149,8 @@ def check_arms(arms: Any, batch: TestBatch, k: int, primary: str, who: str) -> d
                             f"allowed: uint8 of shape ({n}, {k}, {length})")
         if arr.size and int(arr.max()) > top:
             raise TestFault(f"{who} arm {name!r} holds code {int(arr.max())}; allowed: codes 0..{top}")
+    if primary is None:
+        return arms
     if primary not in arms:
         raise TestFault(f"{who} returned arms {', '.join(map(str, arms))} without its primary arm {primary!r}")
     if n and not np.any(arms[primary] != batch.codes[:, None, :]):
@@ -110,26 +160,31 @@ def check_arms(arms: Any, batch: TestBatch, k: int, primary: str, who: str) -> d
 
 def run_sham(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer, background: np.ndarray,
              original: np.ndarray, k: int, batch_size: int = PREDICT_BLOCK, who: str = "the model",
-             progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sequence sham deltas and flip rates: a motif-free window as long as the unit's motifs,
-    redrawn from the background (K draws per sequence, keyed like every other draw)."""
+             progress: Progress | None = None) -> ControlDeltas:
+    """Per-sequence sham deltas, flip rates and probability-scale deltas: a motif-free window as
+    long as the unit's motifs' instances, redrawn from the background (K draws per sequence,
+    keyed like every other draw)."""
     context = context_key("sham", seed, *unit.motifs)
-    deltas, flips = np.zeros(len(rows)), np.zeros(len(rows))
-    for idx in _chunks(len(rows), k * rows.seq_length):
+    n = len(rows)
+    deltas, flips, prob = np.zeros(n), np.zeros(n), np.full(n, np.nan)
+    prob_scorer = probability_scale(scorer)
+    for idx in _chunks(n, k * rows.seq_length):
         sub = rows.subset(idx)
         batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k)
         perturbed = sham_perturb(batch, RowStreams(row_keys(context, sub.ids)))
         probs = _score_arms(model, {"sham": perturbed}, batch_size, who)["sham"]
         deltas[idx] = score_change(probs, original[idx], sub.labels, scorer).mean(axis=1)
+        if prob_scorer is not None:
+            prob[idx] = score_change(probs, original[idx], sub.labels, prob_scorer).mean(axis=1)
         flips[idx] = flip_rate(probs, original[idx])
         if progress is not None:
             progress(len(idx))
-    return deltas, flips
+    return ControlDeltas(deltas, flips, prob)
 
 
 def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer, background: np.ndarray,
              original: np.ndarray, registry: Registry, batch_size: int = PREDICT_BLOCK, who: str = "the model",
-             sham: tuple[np.ndarray, np.ndarray] | None = None, progress: Progress | None = None) -> UnitDeltas:
+             sham: ControlDeltas | None = None, progress: Progress | None = None) -> UnitDeltas:
     """Run ``unit`` on ``rows`` (exactly the unit's ids, in order) through ``model``.
 
     ``original`` holds the model's probabilities (n, C) for ``rows``; ``sham`` a precomputed
@@ -150,19 +205,30 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
         sham = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background, original=original,
                         k=k, batch_size=batch_size, who=who)
     context = context_key("test", seed, unit.test, *unit.motifs)
+    control_context = context_key("control", seed, unit.test, *unit.motifs)
+    control_name = getattr(test, "control", SHAM) or SHAM
     n = len(rows)
-    delta, flips = np.zeros(n), np.zeros(n)
+    delta, flips, prob, control_flips = np.zeros(n), np.zeros(n), np.full(n, np.nan), np.zeros(n)
+    prob_scorer = probability_scale(scorer)
     arm_deltas: dict[str, np.ndarray] = {}
+    arm_probs: dict[str, np.ndarray] = {}
     combine = getattr(test, "deltas", None) or partial(PerturbationTest.deltas, test)
+    make_controls = getattr(test, "controls", None)
     for idx in _chunks(n, k * rows.seq_length * 3):
         sub = rows.subset(idx)
         batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k)
         try:
             arms = test.perturb(batch, RowStreams(row_keys(context, sub.ids)))
+            controls = make_controls(batch, RowStreams(row_keys(control_context, sub.ids))) if make_controls else {}
         except Exception as exc:  # noqa: BLE001 - the boundary
             raise fault(TestFault, tester, exc) from None
         arms = check_arms(arms, batch, k, primary, tester)
+        controls = check_arms(controls, batch, k, None, f"{tester} controls()")
+        clash = sorted(set(arms) & set(controls) | ({SHAM} & set(controls)))
+        if clash:
+            raise TestFault(f"{tester} uses the arm name(s) {', '.join(clash)} twice; control arms need their own names")
         probs = _score_arms(model, arms, batch_size, who)
+        control_probs = _score_arms(model, controls, batch_size, who)
         orig = original[idx]
         try:
             d = np.asarray(combine(probs, orig, batch, scorer), dtype=np.float64)
@@ -173,9 +239,27 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
         if not np.all(np.isfinite(d)):
             raise TestFault(f"{tester} deltas() returned non-finite values")
         delta[idx] = d.mean(axis=1)
+        if prob_scorer is not None:  # the same combination of arms, on the probability scale
+            try:
+                pe = np.asarray(combine(probs, orig, batch, prob_scorer), dtype=np.float64)
+            except Exception as exc:  # noqa: BLE001
+                raise fault(TestFault, tester, exc) from None
+            if pe.shape == (len(idx), k) and np.all(np.isfinite(pe)):
+                prob[idx] = pe.mean(axis=1)
         flips[idx] = flip_rate(probs[primary], orig)
-        for name, p in probs.items():
+        if control_name in control_probs:
+            control_flips[idx] = flip_rate(control_probs[control_name], orig)
+        for name, p in {**probs, **control_probs}.items():
             arm_deltas.setdefault(name, np.zeros(n))[idx] = score_change(p, orig, sub.labels, scorer).mean(axis=1)
+            if prob_scorer is not None:
+                arm_probs.setdefault(name, np.full(n, np.nan))[idx] = score_change(
+                    p, orig, sub.labels, prob_scorer).mean(axis=1)
         if progress is not None:
             progress(len(idx))
-    return UnitDeltas(delta, sham[0], flips, sham[1], arm_deltas)
+    if control_name != SHAM and control_name not in arm_deltas and n:
+        raise TestFault(f"{tester} names control {control_name!r}, which is neither 'sham' nor one of its arms")
+    arm_deltas[SHAM], arm_probs[SHAM] = sham[0], (sham[2] if len(sham) > 2 else np.full(n, np.nan))
+    if control_name != SHAM and n:
+        sham = ControlDeltas(arm_deltas[control_name], control_flips, arm_probs.get(control_name, np.full(n, np.nan)))
+    control_prob = sham[2] if len(sham) > 2 else np.full(n, np.nan)
+    return UnitDeltas(delta, sham[0], flips, sham[1], arm_deltas, prob, control_prob, arm_probs)

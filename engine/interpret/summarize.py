@@ -1,7 +1,8 @@
 """Summarize: the results table from per-sequence deltas alone, and the deltas file.
 
 The deltas file (Parquet) has one row per model, unit and sequence (``id``, ``label``,
-``delta``, ``control_delta``, flip rates, one ``arm_<name>`` column per arm) and, under the
+``delta``, ``control_delta``, the same on the probability scale ``prob_effect`` and
+``control_prob_effect``, flip rates, one ``arm_<name>`` column per arm) and, under the
 metadata key ``motifprobe_deltas``, the run's seed, mode, thresholds and every unit (including
 untestable and failed ones). :func:`summarize_deltas` turns it into the results table; reading
 the file back and summarizing gives the run's table bit for bit, so a user can re-threshold
@@ -18,19 +19,23 @@ import numpy as np
 import pandas as pd
 
 from motifprobe.engine.errors import MotifprobeError
-from motifprobe.engine.stats import Thresholds, benjamini_hochberg, summarize, zero_small
+from motifprobe.engine.stats import Thresholds, decide, summarize, zero_small
 
-DELTAS_FORMAT_VERSION = 1
+DELTAS_FORMAT_VERSION = 2
 DELTAS_METADATA_KEY = b"motifprobe_deltas"
 DELTA_COLUMNS = ["model", "test", "feature", "motifs", "test_params", "id", "label", "delta", "control_delta",
-                 "flip_rate", "control_flip_rate"]
+                 "prob_effect", "control_prob_effect", "flip_rate", "control_flip_rate"]
 UNIT_KEYS = ("model", "test", "feature", "motifs", "test_params", "deterministic", "num_perturbs", "status", "error")
 RESULT_COLUMNS = [
-    "model", "test", "feature", "motifs", "verdict", "direction", "called_in", "count", "n_nonzero", "effect_size",
-    "avg_loss_diff", "median", "ci_low", "ci_high", "control_mean", "p_value", "q_value", "p_vs_control",
-    "q_vs_control", "rank_biserial", "flip_rate", "control_flip_rate",
-    "n_label0", "mean_label0", "control_mean_label0", "p_vs_control_label0",
-    "n_label1", "mean_label1", "control_mean_label1", "p_vs_control_label1",
+    "model", "test", "feature", "motifs", "verdict", "direction", "called_in", "reason",
+    "subset", "subset_effect", "subset_control", "subset_q", "check", "check_effect", "check_q",
+    "count", "n_nonzero", "effect", "effect_scale", "control_effect", "effect_sd", "rank_biserial",
+    "avg_loss_diff", "control_mean", "median", "ci_low", "ci_high", "p_vs_control", "q_vs_control",
+    "effect_size", "p_vs_zero", "flip_rate", "control_flip_rate",
+    "n_label0", "mean_label0", "control_mean_label0", "effect_label0", "control_effect_label0",
+    "p_vs_control_label0", "q_vs_control_label0",
+    "n_label1", "mean_label1", "control_mean_label1", "effect_label1", "control_effect_label1",
+    "p_vs_control_label1", "q_vs_control_label1",
     "deterministic", "num_perturbs", "mode", "test_params", "note",
 ]
 
@@ -50,7 +55,8 @@ def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed:
 
     ``units`` lists every unit with ``model``, ``test``, ``feature``, ``motifs`` (joined with
     '+'), ``test_params``, ``deterministic``, ``num_perturbs``, ``status`` ('ok' or 'error') and
-    ``error`` (the reason). BH q-values are computed per model over its rows that have a p-value.
+    ``error`` (the reason). q values are Benjamini-Hochberg over the whole family: every tested
+    subset of every row, of every model in ``deltas`` (:func:`motifprobe.engine.stats.decide`).
     """
     groups = {key: g for key, g in deltas.groupby(["model", "test", "motifs", "test_params"], sort=False)} \
         if len(deltas) else {}
@@ -68,25 +74,42 @@ def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed:
             # float32 model outputs leave ~1e-7 noise; below the tolerance a delta is exactly 0.
             d = zero_small(get("delta"), thresholds.tolerance)
             c = zero_small(get("control_delta"), thresholds.tolerance)
-            row.update(summarize(d, c, labels, get("flip_rate"), get("control_flip_rate"), thresholds, rng))
+            row.update(summarize(d, c, labels, get("flip_rate"), get("control_flip_rate"), thresholds, rng,
+                                 effect=get("prob_effect"), control_effect=get("control_prob_effect"),
+                                 checks=_check_arrays(unit, g, len(labels), thresholds.tolerance)))
         row.update(deterministic=bool(unit["deterministic"]), num_perturbs=int(unit["num_perturbs"]), mode=mode,
                    test_params=unit["test_params"])
         rows.append(row)
     table = pd.DataFrame(rows)
     if not len(table):
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    for col in ("p_value", "p_vs_control"):
-        if col not in table:
+    return order_columns(decide(table, thresholds))
+
+
+def _check_arrays(unit: dict[str, Any], g: pd.DataFrame | None, n: int, tolerance: float) -> list[tuple]:
+    """Per-sequence arrays of a unit's checks: (status, arm, against, arm_prob, against_prob)."""
+    out = []
+    for arm, against, status in unit.get("checks") or ():
+        def column(name: str, prob: bool) -> np.ndarray:
+            if name == "delta":
+                col = "prob_effect" if prob else "delta"
+            else:
+                col = f"prob_arm_{name}" if prob else f"arm_{name}"
+            if g is None:
+                return np.zeros(0)
+            if col not in g:  # the test named an arm it did not produce: nothing to check with
+                return np.full(n, np.nan)
+            return zero_small(g[col].to_numpy(np.float64), tolerance) if not prob else g[col].to_numpy(np.float64)
+        out.append((status, column(arm, False), column(against, False), column(arm, True), column(against, True)))
+    return out
+
+
+def order_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The results table's columns in :data:`RESULT_COLUMNS` order, any others after them."""
+    for col in RESULT_COLUMNS:
+        if col not in table.columns:
             table[col] = np.nan
-    table["q_value"] = np.nan
-    table["q_vs_control"] = np.nan
-    for _, idx in table.groupby("model", sort=False).groups.items():
-        part = table.loc[idx]
-        ok = part["verdict"] != "error"
-        for p_col, q_col in (("p_value", "q_value"), ("p_vs_control", "q_vs_control")):
-            table.loc[part.index[ok], q_col] = benjamini_hochberg(part.loc[ok, p_col].to_numpy(np.float64))
-    known = [c for c in RESULT_COLUMNS if c in table.columns]
-    return table[known + [c for c in table.columns if c not in known]]
+    return table[RESULT_COLUMNS + [c for c in table.columns if c not in RESULT_COLUMNS]]
 
 
 # -- the deltas file --------------------------------------------------------------------------
@@ -150,7 +173,7 @@ def read_deltas(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     except (TypeError, MotifprobeError) as exc:
         raise MotifprobeError(f"{where}: bad thresholds in its metadata ({exc})") from None
     frame = table.to_pandas()
-    for col in ("delta", "control_delta", "flip_rate", "control_flip_rate"):
+    for col in ("delta", "control_delta", "prob_effect", "control_prob_effect", "flip_rate", "control_flip_rate"):
         if not pd.api.types.is_float_dtype(frame[col]):
             raise MotifprobeError(f"{where}: column {col!r} must hold numbers")
     return frame, meta

@@ -192,6 +192,7 @@ class TorchCNN(SequenceModel):
         import torch
 
         self.check_length(self.seq_length_)
+        self.device_ = "cpu"  # training runs on the CPU (same seed and threads, same bytes); set_device after
         p = self.params
         rng = np.random.default_rng(seed)
         torch_seed = int(seed) if seed is not None else int(rng.integers(2**31))
@@ -263,7 +264,17 @@ class TorchCNN(SequenceModel):
         """Softmax class probabilities (n, 2)."""
         import torch
 
-        return torch.softmax(self.net_(_batch(codes)), dim=1).numpy()
+        device = getattr(self, "device_", "cpu")
+        return torch.softmax(self.net_(_batch(codes).to(device)), dim=1).cpu().numpy()
+
+    def set_device(self, device: str = "auto") -> str:
+        """Predict on ``device`` (``auto``: cuda when torch sees a GPU); training always runs on the CPU."""
+        from motifprobe.engine.models import torch_device
+
+        self.device_ = torch_device(device)
+        if "net_" in self.__dict__:
+            self.net_.to(self.device_)
+        return self.device_
 
     # -- persistence ---------------------------------------------------------------------------
     def _save_weights(self, directory: Path) -> list[str]:

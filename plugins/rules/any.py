@@ -21,8 +21,8 @@ class AnyRule(Rule):
 
     def labels(self, sites, num_seqs):
         label = np.zeros(num_seqs, dtype=bool)
-        for start, _ in self.first_sites(sites, num_seqs):
-            label |= start >= 0
+        for has in self.carried(sites, num_seqs):
+            label |= has
         return label.astype(np.int64)
 
     def draw_presence(self, names, n, pos_share, rng):

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from motifprobe import MotifprobeError, Param, hookimpl
+from motifprobe.engine.sites import any_pair
 from motifprobe.plugins.rules.order import OrderRule
 
 
 class DistanceRule(OrderRule):
-    """Label 1 iff both pos motifs are present, in order, and the gap (bases between the end of
-    the first and the start of the second) lies within [min_dist, max_dist].
+    """Label 1 iff some pair of instances of the pos motifs is in order with its gap (bases
+    between the end of the first and the start of the second) within [min_dist, max_dist].
 
     Layout: of the rows forced to carry both pos motifs, half get a gap inside the window in the
     right order, a quarter a near-miss gap just outside it, and a quarter the reversed order.
@@ -30,10 +31,11 @@ class DistanceRule(OrderRule):
         return super().min_length(lengths, motifs) + int(self.params["max_dist"])
 
     def labels(self, sites, num_seqs):
-        (sa, ea), (sb, _) = self.first_sites(sites, num_seqs)
+        pairs = self.pos_pairs(sites)
+        sa, ea, sb = (pairs[c].to_numpy() for c in ("start_a", "end_a", "start_b"))
         gap = sb - ea
         inside = (gap >= self.params["min_dist"]) & (gap <= self.params["max_dist"])
-        return ((sa >= 0) & (sb >= 0) & (sa < sb) & inside).astype(np.int64)
+        return any_pair(pairs, (sa < sb) & inside, num_seqs).astype(np.int64)
 
     def _near_miss_gaps(self, n, cap, rng):
         lo, hi = self.params["min_dist"], self.params["max_dist"]

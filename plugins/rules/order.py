@@ -5,10 +5,11 @@ import numpy as np
 
 from motifprobe import Rule, hookimpl
 from motifprobe.engine.features import Expectation, confounded, effect, no_effect
+from motifprobe.engine.sites import any_pair
 
 
 class OrderRule(Rule):
-    """Label 1 iff both pos motifs have a site and the first one's (first instance) starts first."""
+    """Label 1 iff some instance of the first pos motif starts before some instance of the second."""
 
     name = "order"
     description = "positive iff both pos motifs are present, the first before the second"
@@ -18,8 +19,8 @@ class OrderRule(Rule):
     """Features that, applied to exactly the pos pair, should change the prediction."""
 
     def labels(self, sites, num_seqs):
-        (sa, _), (sb, _) = self.first_sites(sites, num_seqs)
-        return ((sa >= 0) & (sb >= 0) & (sa < sb)).astype(np.int64)
+        pairs = self.pos_pairs(sites)
+        return any_pair(pairs, pairs["start_a"].to_numpy() < pairs["start_b"].to_numpy(), num_seqs).astype(np.int64)
 
     def expects(self, feature: str, motifs: tuple[str, ...]) -> Expectation:
         pos = set(self.pos_motifs)

@@ -16,8 +16,8 @@ class PresenceRule(Rule):
 
     def labels(self, sites, num_seqs):
         label = np.ones(num_seqs, dtype=bool)
-        for start, _ in self.first_sites(sites, num_seqs):
-            label &= start >= 0
+        for has in self.carried(sites, num_seqs):
+            label &= has
         return label.astype(np.int64)
 
     def expects(self, feature: str, motifs: tuple[str, ...]) -> Expectation:

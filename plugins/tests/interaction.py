@@ -12,7 +12,7 @@ import numpy as np
 
 from motifprobe import hookimpl
 from motifprobe.engine.ops import background_at, replace_masked
-from motifprobe.engine.perturbation import LOSS_EPS, PerturbationTest, Scorer, TestBatch
+from motifprobe.engine.perturbation import PerturbationTest, Scorer, TestBatch
 
 
 class InteractionTest(PerturbationTest):
@@ -38,15 +38,8 @@ class InteractionTest(PerturbationTest):
         }
 
     def deltas(self, arms, original, batch: TestBatch, scorer: Scorer) -> np.ndarray:
-        def logp(p):
-            return np.log(np.clip(p, LOSS_EPS, 1.0))
-
-        orig = logp(original)[:, None, :]
-        additive = logp(arms["ablate_a"]) + logp(arms["ablate_b"]) - orig
-        additive -= additive.max(axis=-1, keepdims=True)
-        expected = np.exp(additive)
-        expected /= expected.sum(axis=-1, keepdims=True)
         labels = batch.labels[:, None]
+        expected = scorer.additive(original, arms["ablate_a"], arms["ablate_b"])
         return scorer.score(arms["both"], labels) - scorer.score(expected, labels)
 
 
