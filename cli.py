@@ -654,7 +654,8 @@ def cmd_summarize(args) -> int:
     frame, meta = read_deltas(args.deltas_file)
     given = {k: getattr(args, k) for k in ("alpha", "min_effect", "min_count") if getattr(args, k) is not None}
     thresholds = replace(Thresholds(**meta["thresholds"]), **given)
-    table = summarize_deltas(frame, meta["units"], seed=meta["seed"], mode=meta["mode"], thresholds=thresholds)
+    table = summarize_deltas(frame, meta["units"], seed=meta["seed"], mode=meta["mode"], thresholds=thresholds,
+                             motif_sources=meta.get("motif_sources"))
     write_results(table, args.out, inputs=[args.deltas_file])
     print_results(table)
     console.print(f"wrote [bold]{args.out}[/bold] and [bold]{Path(args.out).with_suffix('.json')}[/bold]")
@@ -820,9 +821,10 @@ def print_compare(result) -> None:
         console.print(f"- {r['statement']}")
     called = result.pairwise[result.pairwise["stronger"] != ""]
     if len(called):
-        console.print("paired model differences (BH q < 0.05, means differ by >= min effect; all in pairwise.csv):")
+        console.print("paired model differences (effect beyond the control in probability, per label; BH q < 0.05, "
+                      "means differ by >= min effect; all in pairwise.csv):")
         for _, r in called.iterrows():
-            console.print(f"  {r['test']} {r['motifs']}: {r['model_a']} {_fmt(r['mean_a'])} vs {r['model_b']} "
+            console.print(f"  {r['test']} {r['motifs']} ({r.get('subset', 'pooled')}): {r['model_a']} {_fmt(r['mean_a'])} vs {r['model_b']} "
                           f"{_fmt(r['mean_b'])} (q {_fmt(r['q_value'])}) -> {r['stronger']} relies on it more")
 
 

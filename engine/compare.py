@@ -14,6 +14,7 @@ from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError
 from motifprobe.engine.interpret import (DELTA_COLUMNS, deltas_metadata, interpret, plan, plan_tests, summarize_deltas,
                                          unit_record, write_deltas)
+from motifprobe.engine.interpret.summarize import motif_sources
 from motifprobe.engine.model_files import open_model_file
 from motifprobe.engine.models import check_device, output_kind
 from motifprobe.engine.perturbation import Scorer
@@ -48,48 +49,57 @@ class CompareResult:
     """Models loaded from files (``--model-file``): name -> what was loaded (no training, no run)."""
 
 
+PAIRWISE_COLUMNS = ["test", "motifs", "subset", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff", "p_value",
+                    "q_value", "stronger"]
+
+
 def pairwise_tests(deltas: pd.DataFrame, tolerance: float = 1e-6, min_effect: float = 0.02,
                    mode: str = "loss") -> pd.DataFrame:
-    """Paired Wilcoxon between every two models, per test, on a scale comparable across models; BH over all.
+    """Paired Wilcoxon between every two models, per test and label, on a scale comparable across
+    models; BH over all.
 
     Sequences and perturbations are the same for every model, so one sequence's values under two
-    models are a paired observation. The value compared is how far the perturbation moves the
-    prediction beyond the control, in probability (:func:`_comparable`): bounded, and the same
-    for a confident and a hesitant model, unlike a loss in nats. ``stronger`` names the model
-    with the larger mean when q < ``PAIRWISE_Q`` and the means differ by at least ``min_effect``.
+    models are a paired observation. The value compared is the test's effect beyond its control
+    on the probability scale (:func:`_comparable`): bounded, and the same for a confident and a
+    hesitant model, unlike a loss in nats. It is compared within each label (a motif's removal
+    moves positives and negatives in opposite directions; ``subset`` ``label0``/``label1``),
+    pooled for unlabeled data. ``stronger`` names the model with the larger |mean| when
+    q < ``PAIRWISE_Q`` and the means differ by at least ``min_effect``.
     """
     rows = []
     models = list(pd.unique(deltas["model"])) if len(deltas) else []
-    data = deltas.assign(value=_comparable(deltas, mode)) if len(deltas) else deltas.assign(value=[])
-    for (test, motifs), group in data.groupby(["test", "motifs"], sort=False):
+    if len(deltas):
+        labels = deltas["label"].to_numpy() if "label" in deltas else np.full(len(deltas), -1)
+        data = deltas.assign(value=_comparable(deltas),
+                             subset=np.where(labels == 1, "label1", np.where(labels == 0, "label0", "pooled")))
+    else:
+        data = deltas.assign(value=[], subset=[])
+    for (test, motifs, subset), group in data.groupby(["test", "motifs", "subset"], sort=False):
         wide = group.pivot_table(index="id", columns="model", values="value", aggfunc="first", dropna=False)
         for a, b in itertools.combinations([m for m in models if m in wide.columns], 2):
             pair = wide[[a, b]].dropna()
             diff = zero_small(pair[a].to_numpy() - pair[b].to_numpy(), tolerance)
-            rows.append({"test": test, "motifs": motifs, "model_a": a, "model_b": b, "n": len(pair),
+            rows.append({"test": test, "motifs": motifs, "subset": subset, "model_a": a, "model_b": b, "n": len(pair),
                          "mean_a": float(pair[a].mean()) if len(pair) else np.nan,
                          "mean_b": float(pair[b].mean()) if len(pair) else np.nan,
                          "mean_diff": float(diff.mean()) if len(pair) else np.nan, "p_value": paired_p(diff)})
-    table = pd.DataFrame(rows, columns=["test", "motifs", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff",
-                                        "p_value"])
+    table = pd.DataFrame(rows, columns=PAIRWISE_COLUMNS[:-2])
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
     stronger = np.where(table["mean_a"].abs() >= table["mean_b"].abs(), table["model_a"], table["model_b"])
-    called = (table["q_value"] < PAIRWISE_Q) & ((table["mean_a"] - table["mean_b"]).abs() >= min_effect)
+    called = (table["q_value"] < PAIRWISE_Q) & ((table["mean_a"].abs() - table["mean_b"].abs()).abs() >= min_effect)
     table["stronger"] = np.where(called, stronger, "")
     return table
 
 
-def _comparable(deltas: pd.DataFrame, mode: str) -> np.ndarray:
-    """Per row, how far the perturbation moves the model beyond its control: |change in the
-    probability of the true class (prediction mode: of class 1) minus the control's| where
-    probabilities exist, else |delta - control delta|. Its size, not its sign: a swap that
-    turns positives negative and negatives positive moves both, in opposite directions."""
+def _comparable(deltas: pd.DataFrame) -> np.ndarray:
+    """Per row, the test's effect beyond its control: on the probability scale where the model
+    gives probabilities (``prob_effect - control_prob_effect``), else ``delta - control_delta``."""
     control = deltas["control_delta"] if "control_delta" in deltas else 0.0
     raw = (deltas["delta"] - control).to_numpy(np.float64)
     if "prob_effect" in deltas and "control_prob_effect" in deltas:
         prob = (deltas["prob_effect"] - deltas["control_prob_effect"]).to_numpy(np.float64)
         raw = np.where(np.isfinite(prob), prob, raw)
-    return np.abs(raw)
+    return raw
 
 
 def _train_progress(progress: Callable[..., None] | None, name: str) -> Callable[..., None] | None:
@@ -239,10 +249,11 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         order = [m for m in [*trained, *names, *external] if m in tables]
         deltas = pd.concat(delta_frames, ignore_index=True) if delta_frames else pd.DataFrame(columns=DELTA_COLUMNS)
         units = [r for m in dict.fromkeys(order) for r in records[m]]
-        metadata = deltas_metadata(units, seed=seed, mode=mode, thresholds=thresholds)
+        sources = motif_sources(dataset.metadata)
+        metadata = deltas_metadata(units, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
         # One family over every model: q values and verdicts across the whole comparison, exactly
         # what 'motifprobe summarize compare/deltas.parquet' rebuilds.
-        results = summarize_deltas(deltas, units, seed=seed, mode=mode, thresholds=thresholds)
+        results = summarize_deltas(deltas, units, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
         scorecard, summary = score(results, dataset.rule, metrics, dataset=dataset)
         pairwise = pairwise_tests(deltas, thresholds.tolerance, thresholds.min_effect, mode=mode)
         result = CompareResult(results, deltas, scorecard, summary, pairwise,

@@ -12,6 +12,8 @@ what the engine passes, so a row's perturbation never depends on the other rows)
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from motifprobe.engine.sequences import N_CODE, bases_from_uniform
@@ -165,6 +167,68 @@ def pick_window_pair(blocked: np.ndarray, len_l: np.ndarray, len_r: np.ndarray, 
     return new_l, np.where(new_l >= 0, new_l + gap[:, None], -1)
 
 
+class PairSegments(NamedTuple):
+    """Two motifs per row in positional order: bounds and a copy of each one's bases."""
+
+    ls: np.ndarray
+    le: np.ndarray
+    rs: np.ndarray
+    re: np.ndarray
+    left_bases: np.ndarray
+    right_bases: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, first: tuple[np.ndarray, np.ndarray],
+           second: tuple[np.ndarray, np.ndarray]) -> "PairSegments":
+        length = codes.shape[1]
+        s1, e1 = first
+        s2, e2 = second
+        left_first = s1 <= s2
+        ls, le = np.where(left_first, s1, s2), np.where(left_first, e1, e2)
+        rs, re = np.where(left_first, s2, s1), np.where(left_first, e2, e1)
+        ahead = np.arange(length)[None, :]
+        return cls(ls, le, rs, re, np.take_along_axis(codes, np.minimum(ls[:, None] + ahead, length - 1), axis=1),
+                   np.take_along_axis(codes, np.minimum(rs[:, None] + ahead, length - 1), axis=1))
+
+    @property
+    def len_l(self) -> np.ndarray:
+        return self.le - self.ls
+
+    @property
+    def len_r(self) -> np.ndarray:
+        return self.re - self.rs
+
+    def old_mask(self) -> np.ndarray:
+        """(n, L) mask of both motifs' current places."""
+        n, length = self.left_bases.shape
+        rows = np.arange(n)
+        return interval_mask(n, length, np.concatenate([rows, rows]), np.concatenate([self.ls, self.rs]),
+                             np.concatenate([self.le, self.re]))
+
+    def place(self, base: np.ndarray, codes: np.ndarray, new_l: np.ndarray, new_r: np.ndarray) -> np.ndarray:
+        """``base`` (n, K, L) with the left motif written at ``new_l`` and the right one at ``new_r``
+        (n, K); where either is -1 the row's copy is the original ``codes`` (nothing fits)."""
+        n, k, length = base.shape
+        out = base.copy()
+        for new, bases, seg_len in ((new_l, self.left_bases, self.len_l), (new_r, self.right_bases, self.len_r)):
+            mask = place_windows(codes, new, seg_len)
+            offset = np.arange(length)[None, None, :] - new[:, :, None]
+            src = np.take_along_axis(bases[:, None, :].repeat(k, axis=1), np.clip(offset, 0, length - 1), axis=2)
+            out[mask] = src[mask]
+        stuck = (new_l < 0) | (new_r < 0)
+        if stuck.any():
+            out[stuck] = np.broadcast_to(codes[:, None, :], out.shape)[stuck]
+        return out
+
+
+def fits_at(blocked: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Bool (n, K): does a window of ``lengths`` (n,) starting at ``starts`` (n, K) avoid ``blocked``?"""
+    length = blocked.shape[1]
+    valid = free_starts(blocked, lengths)
+    inside = (starts >= 0) & (starts < length)
+    return inside & np.take_along_axis(valid, np.clip(starts, 0, length - 1), axis=1)
+
+
 def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray],
                   blocked: np.ndarray, num_perturbs: int, background: np.ndarray,
                   rng: np.random.Generator, keep_gap: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -174,38 +238,18 @@ def relocate_pair(codes: np.ndarray, first: tuple[np.ndarray, np.ndarray], secon
     motifs' positions, which the new places avoid. The old places are refilled with
     background bases. The original layout is always one of the candidates unless other sites
     overlap the tested motifs; a row where nothing fits is returned unchanged (starts -1).
-    ``keep_gap`` moves the pair as a block: same spacing, new absolute positions (the
-    translation control of ``distance``).
+    ``keep_gap`` moves the pair as a block: same spacing, new absolute positions.
 
     Returns
     -------
     (perturbed, new_left_start, new_right_start)
         perturbed codes (n, K, L) and the new starts (n, K) of the left and right motif.
     """
-    n, length = codes.shape
-    s1, e1 = first
-    s2, e2 = second
-    left_first = s1 <= s2
-    ls, le = np.where(left_first, s1, s2), np.where(left_first, e1, e2)
-    rs, re = np.where(left_first, s2, s1), np.where(left_first, e2, e1)
-    len_l, len_r = le - ls, re - rs
-    rows = np.arange(n)
-    left_bases = np.take_along_axis(codes, np.minimum(ls[:, None] + np.arange(length)[None, :], length - 1), axis=1)
-    right_bases = np.take_along_axis(codes, np.minimum(rs[:, None] + np.arange(length)[None, :], length - 1), axis=1)
-    new_l, new_r = pick_window_pair(blocked, len_l, len_r, num_perturbs, rng, gap=rs - ls if keep_gap else None)
-
-    old = interval_mask(n, length, np.concatenate([rows, rows]), np.concatenate([ls, rs]), np.concatenate([le, re]))
-    out = replace_masked(codes, old, num_perturbs, background, rng)
-    for new, bases, seg_len in ((new_l, left_bases, len_l), (new_r, right_bases, len_r)):
-        mask = place_windows(codes, new, seg_len)
-        offset = np.arange(length)[None, None, :] - new[:, :, None]
-        src = np.take_along_axis(bases[:, None, :].repeat(num_perturbs, axis=1), np.clip(offset, 0, length - 1), axis=2)
-        out[mask] = src[mask]
-    # Only when other recorded sites overlap the tested motifs can no layout fit: leave such rows as they were.
-    stuck = (new_l < 0) | (new_r < 0)
-    if stuck.any():
-        out[stuck] = np.broadcast_to(codes[:, None, :], out.shape)[stuck]
-    return out, new_l, new_r
+    seg = PairSegments.of(codes, first, second)
+    new_l, new_r = pick_window_pair(blocked, seg.len_l, seg.len_r, num_perturbs, rng,
+                                    gap=seg.rs - seg.ls if keep_gap else None)
+    base = replace_masked(codes, seg.old_mask(), num_perturbs, background, rng)
+    return seg.place(base, codes, new_l, new_r), new_l, new_r
 
 
 def swap_random_windows(codes: np.ndarray, len_l: np.ndarray, len_r: np.ndarray, blocked: np.ndarray,

@@ -356,7 +356,7 @@ def write_report(path: str | Path, *, title: str, dataset_info: dict, results: p
                       "subset_q", "count", "avg_loss_diff", "control_mean", "flip_rate", "reason"],
             row_class=lambda r: str(r.get("verdict", "")), cell_class=lambda c, r: "verdict" if c == "verdict" else "")),
         ("pairwise", "Paired model comparison", _table(
-            pairwise, ["test", "motifs", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff", "p_value",
+            pairwise, ["test", "motifs", "subset", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff", "p_value",
                        "q_value", "stronger"], cell_class=lambda c, r: "stronger" if c == "stronger" else "")
          if len(pairwise) else "<p><em>(no paired comparison: fewer than two models)</em></p>"),
     ]

@@ -187,6 +187,11 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
                                wrong, wrong_list)
         if shortcuts:
             statement += f" Shortcuts (composition or position, not the motif): {listed('shortcut')}."
+        if m.get("plateau_near_baseline"):  # see engine/training.py training_end
+            statement += (f" Training stopped early on a plateau near the majority baseline (epoch "
+                          f"{m.get('n_epochs', '?')}, best validation accuracy {m.get('best_val_accuracy', float('nan')):.3f}"
+                          f" vs {m.get('val_baseline', float('nan')):.3f}): what it did not learn may be a training "
+                          "artefact; retrain with more patience (--early-stop) or epochs.")
         summary_rows.append({"model": model, "accuracy": m.get("accuracy", np.nan), "auroc": m.get("auroc", np.nan),
                              "beats_baseline": beats, "hits": hits, "misses": misses, "wrong_sign": wrong,
                              "extras": extras, "decoy_false_calls": decoys, "shortcuts": shortcuts,

@@ -211,9 +211,10 @@ def summarize(deltas: np.ndarray, sham: np.ndarray, labels: np.ndarray, flips: n
         Per-sequence share of perturbations that changed the predicted class.
     effect, control_effect : (n,) float64, optional
         The same deltas on the comparable (probability) scale; default: ``deltas`` and ``sham``.
-    checks : list of (status, arm, against, arm_prob, against_prob), optional
+    checks : list of (status, against_name, arm, against, arm_prob, against_prob), optional
         Alternative explanations (:class:`motifprobe.engine.perturbation.Check`) as per-sequence
-        arrays: per subset, the paired p of ``arm - against`` and its mean on the comparable scale.
+        arrays: per subset, the paired p of ``arm - against`` and its mean on the comparable scale
+        (columns named by ``against_name``).
 
     Returns
     -------
@@ -235,7 +236,8 @@ def summarize(deltas: np.ndarray, sham: np.ndarray, labels: np.ndarray, flips: n
         row.update(effect_size=0.0, avg_loss_diff=nan, median=nan, ci_low=nan, ci_high=nan, p_vs_zero=nan,
                    p_vs_control=nan, control_mean=nan, effect=nan, control_effect=nan, effect_sd=nan,
                    rank_biserial=nan, flip_rate=nan, control_flip_rate=nan,
-                   note="no test sequence contains the motif(s)", checks=",".join(c[0] for c in checks or ()))
+                   note="no test sequence contains the motif(s)",
+                   checks=",".join(f"{c[0]}:{c[1]}" for c in checks or ()))
         for s in STRATA[1:]:
             row.update({subset_column(k, s): (0 if k == "n" else nan)
                         for k in ("n", "mean", "control_mean", "effect", "control_effect", "p")})
@@ -258,16 +260,16 @@ def summarize(deltas: np.ndarray, sham: np.ndarray, labels: np.ndarray, flips: n
         row[subset_column("effect", stratum)] = float(ediff[sel].mean()) if k else nan
         row[subset_column("control_effect", stratum)] = float(ce[sel].mean()) if k else nan
         row[subset_column("p", stratum)] = paired_p(diff[sel]) if k else nan
-    row["checks"] = ",".join(c[0] for c in checks or ())
-    for status, arm, against, arm_prob, against_prob in checks or ():
+    row["checks"] = ",".join(f"{c[0]}:{c[1]}" for c in checks or ())
+    for status, key, arm, against, arm_prob, against_prob in checks or ():
         cdiff = zero_small(np.asarray(arm, np.float64) - np.asarray(against, np.float64), t.tolerance)
         cprob = np.asarray(arm_prob, np.float64) - np.asarray(against_prob, np.float64)
         ceff = zero_small(cprob, t.tolerance) if scale_known and np.all(np.isfinite(cprob)) else cdiff
         for stratum in STRATA:
             sel = np.ones(n, bool) if stratum == "pooled" else labels == int(stratum[-1])
             k = int(sel.sum())
-            row[_check_key(status, "p", stratum)] = paired_p(cdiff[sel]) if k else nan
-            row[_check_key(status, "effect", stratum)] = float(ceff[sel].mean()) if k else nan
+            row[_check_key(key, "p", stratum)] = paired_p(cdiff[sel]) if k else nan
+            row[_check_key(key, "effect", stratum)] = float(ceff[sel].mean()) if k else nan
     notes = []
     if row["n_nonzero"] == 0:
         notes.append("all deltas are 0: the model's output did not change")
@@ -283,13 +285,17 @@ CALL_ORDER = ("pooled", "label1", "label0")
 
 
 def tested_subsets(row: dict, thresholds: Thresholds) -> list[str]:
-    """The subsets of a row that enter the family: at least ``min_count`` sequences and a p value."""
+    """The subsets of a row that enter the family: at least ``min_count`` sequences and a p value;
+    a label subset holding every sequence of the row is the pooled test again and is left out."""
     if row.get("verdict") == "error":
         return []
     out = []
+    pooled = row.get(subset_column("n", "pooled"), 0)
     for s in STRATA:
         n = row.get(subset_column("n", s), 0)
         p = row.get(subset_column("p", s), float("nan"))
+        if s != "pooled" and n == pooled:  # every sequence has this label: the pooled test already is this one
+            continue
         if _number(n) and int(n) >= thresholds.min_count and _number(p):
             out.append(s)
     return out
@@ -319,8 +325,9 @@ def _basis(row: dict, tested: list[str], called: list[str]) -> str:
     return ""
 
 
-def _check_key(status: str, stat: str, subset: str) -> str:
-    return f"check_{status}_{stat}_{subset}"
+def _check_key(against: str, stat: str, subset: str) -> str:
+    """Columns of a check are named by the arm it reads against (unique within a test)."""
+    return f"check_{against}_{stat}_{subset}"
 
 
 def _decide_records(records: list[dict], t: Thresholds) -> list[dict]:
@@ -345,22 +352,25 @@ def _decide_records(records: list[dict], t: Thresholds) -> list[dict]:
     # 2. the alternative explanations of the calls (a second family: one check per call and check)
     family, where = [], []
     for i, (row, (_, called, basis)) in enumerate(zip(records, calls)):
-        for status in _checks_of(row):
-            row[f"check_{status}_q"] = float("nan")
-            p = row.get(_check_key(status, "p", basis)) if called else None
+        for _, key in _checks_of(row):
+            row[f"check_{key}_q"] = float("nan")
+            p = row.get(_check_key(key, "p", basis)) if called else None
             if _number(p):
                 family.append(p)
-                where.append((i, status))
-    for (i, status), q in zip(where, benjamini_hochberg(np.asarray(family, dtype=np.float64))):
-        records[i][f"check_{status}_q"] = float(q)
+                where.append((i, key))
+    for (i, key), q in zip(where, benjamini_hochberg(np.asarray(family, dtype=np.float64))):
+        records[i][f"check_{key}_q"] = float(q)
     for row, (tested, called, basis) in zip(records, calls):
         _verdict(row, t, tested, called, basis)
     return records
 
 
-def _checks_of(row: dict) -> list[str]:
+def _checks_of(row: dict) -> list[tuple[str, str]]:
+    """(status, against) of each check of a row, from its ``checks`` column ("status:against,...")."""
     checks = row.get("checks")
-    return [c for c in checks.split(",") if c] if isinstance(checks, str) else []
+    if not isinstance(checks, str):
+        return []
+    return [tuple(c.split(":", 1)) if ":" in c else (c, c) for c in checks.split(",") if c]
 
 
 def _verdict(row: dict, t: Thresholds, tested: list[str], called: list[str], basis: str) -> None:
@@ -395,16 +405,16 @@ def _verdict(row: dict, t: Thresholds, tested: list[str], called: list[str], bas
     row.update(verdict="effect", direction="+" if sign > 0 else "-",
                reason=f"{basis}: effect {_fmt(eff)}{scale} beyond the control's {_fmt(ctl)}, q {_fmt(q)} < {t.alpha:g}, "
                       f"n {n}")
-    for status in _checks_of(row):
-        c_eff, c_q = row.get(_check_key(status, "effect", basis), nan), row.get(f"check_{status}_q", nan)
+    for status, key in _checks_of(row):
+        c_eff, c_q = row.get(_check_key(key, "effect", basis), nan), row.get(f"check_{key}_q", nan)
         row.update(check=status, check_effect=c_eff, check_q=c_q)
         need = min(t.min_effect, CHECK_SHARE * abs(eff))
         holds = _number(c_q) and c_q < t.alpha and _number(c_eff) and abs(c_eff) >= need and c_eff * sign > 0
         if not holds:
-            row.update(verdict=status, reason=row["reason"] + f"; but its {status} check gives only {_fmt(c_eff)}"
-                                                              f"{scale} (q {_fmt(c_q)}): explained by {status}")
+            row.update(verdict=status, reason=row["reason"] + f"; but against {key} it is only {_fmt(c_eff)}{scale} "
+                                                              f"(q {_fmt(c_q)}, needs {_fmt(need)}): explained by {status}")
             return
-        row["reason"] += f"; {status} check {_fmt(c_eff)} (q {_fmt(c_q)}) holds"
+        row["reason"] += f"; against {key} {_fmt(c_eff)} (q {_fmt(c_q)}) holds"
 
 
 def decide_row(row: dict, thresholds: Thresholds) -> dict:

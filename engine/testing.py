@@ -205,6 +205,20 @@ def check_perturbation_test(factory: Any, *, motifs: tuple[str, ...] = DEFAULT_M
     original = np.stack([1 - (p := rng.uniform(0.05, 0.95, size=len(sub))), p], axis=-1)
     d = np.asarray(test.deltas(probs, original, batch, Scorer("loss")))
     assert d.shape == (len(sub), k) and np.all(np.isfinite(d)), f"deltas must be finite (n, K), got {d.shape}"
+    controls = test.controls(batch, np.random.default_rng(seed)) if hasattr(test, "controls") else {}
+    assert isinstance(controls, dict), "controls() must return a dict of arms"
+    for name, arr in controls.items():
+        assert name not in arms and name != "sham", f"control arm {name!r} needs a name of its own"
+        assert isinstance(arr, np.ndarray) and arr.dtype == np.uint8 and arr.shape == (len(sub), k, sub.seq_length), \
+            f"control arm {name!r} must be uint8 of shape {(len(sub), k, sub.seq_length)}"
+        assert arr.max() <= 3, f"control arm {name!r} has codes outside 0..3"
+    control = getattr(test, "control", "sham") or "sham"
+    assert control == "sham" or control in controls, f"control {control!r} is neither 'sham' nor a control arm"
+    known = {"sham", "delta", *arms, *controls}
+    for check in getattr(test, "checks", ()) or ():
+        parts = check.to_list() if hasattr(check, "to_list") else list(check)
+        assert len(parts) == 3 and parts[0] in known and parts[1] in known, \
+            f"check {check!r} names arms the test does not produce ({', '.join(sorted(known))})"
     return {"n_sequences": len(sub), "share_changed": float(np.mean(list(changed.values())))}
 
 

@@ -75,20 +75,23 @@ def test_pairwise_statistics_match_scipy():
                         for m, d in (("cnn", a), ("kmer", b))])
     table = pairwise_tests(deltas)
     row = table.iloc[0]
-    # without a control or probabilities the compared value is |delta|; n 200: the normal approximation
-    diff = np.abs(a) - np.abs(b)
-    assert row["p_value"] == pytest.approx(wilcoxon(diff, method="asymptotic").pvalue)
-    assert row["stronger"] == "cnn" and row["mean_diff"] == pytest.approx(np.mean(diff))
-    # with probabilities: the size of the change in probability beyond the control, per sequence
+    # no labels, no control, no probabilities: the deltas themselves, pooled; n 200: the normal approximation
+    assert row["subset"] == "pooled"
+    assert row["p_value"] == pytest.approx(wilcoxon(a - b, method="asymptotic").pvalue)
+    assert row["stronger"] == "cnn" and row["mean_diff"] == pytest.approx(np.mean(a - b))
+    # with labels and probabilities: per label, the probability-scale effect beyond the control
     pa, pb = rng.normal(0.3, 0.05, 200), rng.normal(-0.1, 0.05, 200)
-    cols = {"control_delta": 0.0, "control_prob_effect": 0.05}
-    deltas = pd.concat([pd.DataFrame({"model": m, "test": "order", "motifs": "x+y", "id": ids, "delta": d,
-                                      "prob_effect": p, **cols})
-                        for m, d, p in (("cnn", b, pb), ("kmer", a, pa))])
-    row = pairwise_tests(deltas).iloc[0]
-    assert row["mean_a"] == pytest.approx(np.mean(np.abs(pb - 0.05)))
-    assert row["mean_b"] == pytest.approx(np.mean(np.abs(pa - 0.05)))
-    assert row["stronger"] == "kmer"  # reads probabilities, not the larger loss delta of the other
+    labels = np.repeat([0, 1], 100)
+    deltas = pd.concat([pd.DataFrame({"model": m, "test": "order", "motifs": "x+y", "id": ids, "label": labels,
+                                      "delta": d, "control_delta": 0.0, "prob_effect": p,
+                                      "control_prob_effect": 0.05})
+                        for m, d, p in (("cnn", a, pb), ("kmer", b, pa))])
+    table = pairwise_tests(deltas).set_index("subset")
+    assert set(table.index) == {"label0", "label1"} and (table["n"] == 100).all()
+    row = table.loc["label1"]
+    assert row["mean_a"] == pytest.approx(np.mean(pb[100:] - 0.05))
+    assert row["mean_b"] == pytest.approx(np.mean(pa[100:] - 0.05))
+    assert row["stronger"] == "kmer"  # reads probabilities (0.25 vs -0.15), not the larger loss delta of cnn
 
 
 class _Toy:
@@ -147,8 +150,9 @@ def test_order_blind_kmer_model_misses_order(toy_compare):
     assert not summary.loc["toy-kmer", "beats_baseline"] and summary.loc["toy-kmer", "hits"] == 0
     assert card[("toy-kmer", "order", f"{A}+{B}")] == "model did not learn"
     assert card[("toy-order", "order", f"{A}+{B}")] == "hit"
-    pair = result.pairwise.set_index(["test", "motifs"]).loc[("order", f"{A}+{B}")]
-    assert pair["stronger"] == "toy-order"
+    pair = result.pairwise.set_index(["test", "motifs", "subset"])
+    for subset in ("label0", "label1"):  # swapping moves the order model's prediction in both classes
+        assert pair.loc[("order", f"{A}+{B}", subset), "stronger"] == "toy-order"
 
 
 def test_compare_writes_tables_figures_and_report(toy_compare):

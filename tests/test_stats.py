@@ -489,7 +489,7 @@ def test_summarize_an_empty_stratum_is_nan_without_warnings():
     assert row["n_label1"] == 0
     assert math.isnan(row["mean_label1"]) and math.isnan(row["control_mean_label1"])
     assert math.isnan(row["p_vs_control_label1"])
-    assert row["called_in"] == "pooled,label0"
+    assert row["called_in"] == "pooled"  # every sequence is label 0: one test, not two
 
 
 def test_summarize_thresholds_are_inclusive_where_documented():
@@ -497,18 +497,18 @@ def test_summarize_thresholds_are_inclusive_where_documented():
     sham = np.zeros(20)
     deltas = np.linspace(0.5, 1.5, 20)
     row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(min_count=20))
-    assert row["called_in"] == "pooled,label0" and row["verdict"] == "effect" and row["note"] == ""
+    assert row["called_in"] == "pooled" and row["verdict"] == "effect" and row["note"] == ""
     row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(min_count=20, min_effect=5))
     assert row["verdict"] == "none" and row["note"] == ""
     # min_effect: |mean - control mean| equal to min_effect is enough
     row = full_run(np.full(30, 0.5), np.zeros(30), np.zeros(30, np.int64), thresholds=Thresholds(min_effect=0.5))
     assert "pooled" in row["called_in"]
-    # alpha: q equal to alpha is not enough (q < alpha); both subsets share p, so q = p
+    # alpha: q equal to alpha is not enough (q < alpha); one tested subset, so q = p
     p = paired_p(deltas)
     row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(alpha=p, min_count=1))
     assert row["called_in"] == "" and row["verdict"] == "none"
     row = full_run(deltas, sham, np.zeros(20, np.int64), thresholds=Thresholds(alpha=min(1.0, p * 1.01), min_count=1))
-    assert row["called_in"] == "pooled,label0"
+    assert row["called_in"] == "pooled"
 
 
 def test_summarize_direction_prefers_pooled_then_positives_then_negatives():
@@ -537,7 +537,7 @@ def test_summarize_a_zero_mean_difference_that_is_significant_reads_plus():
     # 90 small gains and 10 large losses: mean difference exactly 0, Wilcoxon p ~ 2.5e-9
     diff = np.r_[np.ones(90), np.full(10, -9.0)]
     row = full_run(diff, np.zeros(100), np.zeros(100, np.int64), thresholds=Thresholds(min_effect=0))
-    assert row["avg_loss_diff"] == 0.0 and row["called_in"] == "pooled,label0" and row["direction"] == "+"
+    assert row["avg_loss_diff"] == 0.0 and row["called_in"] == "pooled" and row["direction"] == "+"
 
 
 def test_summarize_notes_are_joined():
@@ -570,7 +570,7 @@ def test_paired_p_is_exact_for_small_n():
 def test_min_count_means_what_it_says():
     """10 sequences that all show the effect can be called at the default thresholds."""
     row = run(np.linspace(0.5, 1.5, 10), np.zeros(10), np.ones(10, np.int64))
-    assert row["verdict"] == "effect" and row["called_in"] == "pooled,label1"
+    assert row["verdict"] == "effect" and row["called_in"] == "pooled"
 
 
 def test_probability_scale_decides_the_magnitude():

