@@ -423,6 +423,12 @@ def cmd_train(args) -> int:
         run = api.train(ds, args.model_plugin, out_dir=args.out_dir, model_name=args.model_name,
                         progress=per_epoch, **kwargs)
     print_metrics([run])
+    stopped = run.manifest.get("stopped") if isinstance(getattr(run, "manifest", None), dict) else None
+    if stopped:
+        console.print(f"training: {stopped}")
+    if run.metrics.get("plateau_near_baseline"):
+        console.print("[yellow]warning: training stopped early on a plateau near the majority baseline; retrain with "
+                      "more patience (--early-stop) or epochs before reading its verdicts[/yellow]")
     console.print(f"wrote run [bold]{run.directory}[/bold]")
     return 0
 
@@ -455,10 +461,12 @@ def _add_interpret_flags(p) -> None:
                    help="a parameter of one test, e.g. presence:fill=dinuc-shuffle ('motifprobe plugins TEST')")
     p.add_argument("--num-perturbs", "--num_perturbs", type=int, default=5, help="perturbations per sequence")
     p.add_argument("--mode", default="loss", help="loss (default) or prediction (no labels needed)")
-    p.add_argument("--alpha", type=float, default=None, help="verdict: paired p vs sham below this (1e-3)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="verdict: false discovery rate; q (BH over every tested subset of the run) below this (0.01)")
     p.add_argument("--min-effect", "--min_effect", type=float, default=None,
-                   help="verdict: |mean - sham mean| at least this (0.05 nats)")
-    p.add_argument("--min-count", "--min_count", type=int, default=None, help="verdict: sequences needed (10)")
+                   help="verdict: |effect beyond the control| on the probability scale at least this (0.02)")
+    p.add_argument("--min-count", "--min_count", type=int, default=None,
+                   help="verdict: sequences a subset (pooled, label 0, label 1) needs to be tested (10)")
 
 
 def _add_model_file_flags(p, *, many: bool) -> None:
@@ -635,9 +643,10 @@ def _add_summarize(sub) -> None:
     p = sub.add_parser("summarize", help="rebuild a results table from a deltas file (re-threshold without the model)")
     p.add_argument("deltas_file", metavar="DELTAS", help="deltas Parquet written by interpret or compare")
     p.add_argument("--out", default="results.csv", help="results CSV (a .json twin is written beside it)")
-    p.add_argument("--alpha", type=float, default=None, help="verdict: paired p vs sham below this (default: as recorded)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="verdict: false discovery rate of the family (default: as recorded)")
     p.add_argument("--min-effect", "--min_effect", type=float, default=None,
-                   help="verdict: |mean - sham mean| at least this (default: as recorded)")
+                   help="verdict: |effect beyond the control| on the probability scale (default: as recorded)")
     p.add_argument("--min-count", "--min_count", type=int, default=None,
                    help="verdict: sequences needed (default: as recorded)")
     p.set_defaults(func=cmd_summarize)

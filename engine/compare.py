@@ -177,6 +177,12 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         model = open_model_file(source, model_file_plugin, {**(model_params or {}), "device": device},
                                 registry=registry, say=say)
         Scorer(mode, output_kind(model))
+        if model.name_ in external and Path(str(source)).name != model.name_:
+            # one model exported twice (model.pt, model.onnx): tell them apart by the whole file name
+            first = external.pop(model.name_)
+            first.name_ = Path(str(first.source_)).name if getattr(first, "source_", None) else model.name_
+            external[first.name_] = first
+            model.name_ = Path(str(source)).name
         if model.name_ in external or model.name_ in names:
             raise MotifprobeError(f"two models are named {model.name_!r}; rename a model file")
         external[model.name_] = model

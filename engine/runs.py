@@ -111,6 +111,8 @@ def check_manifest(manifest: Any, path: str | Path) -> dict:
     ignored = manifest.get("ignored_settings", [])
     if not isinstance(ignored, list) or not all(isinstance(x, str) for x in ignored):
         raise bad("ignored_settings must be a list of strings")
+    if manifest.get("stopped") is not None and not isinstance(manifest["stopped"], str):
+        raise bad(f"stopped must be a string or null, got {show(manifest['stopped'])}")
     dataset = manifest["dataset"]
     if dataset.get("path") is not None and not isinstance(dataset["path"], str):
         raise bad("dataset.path must be a string or null")

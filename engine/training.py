@@ -22,6 +22,62 @@ from motifprobe.engine.runs import MANIFEST, MODEL_DIR, PREDICTIONS, RUN_FORMAT_
 BALANCE_BELOW = 0.4
 """``balance='auto'`` turns class weighting on when the minority class is under this share."""
 STANDARD_PARAMS = ("epochs", "lr", "dropout", "early_stop", "monitor", "balance")
+PLATEAU_MARGIN = 0.05
+"""An early stop whose best validation accuracy is at most this far above the validation majority
+baseline is flagged ``plateau_near_baseline``: training ended before the model left the baseline."""
+
+
+def training_end(model: Any, params: dict[str, Any], val_labels: np.ndarray,
+                 train_labels: np.ndarray) -> tuple[str | None, dict[str, Any]]:
+    """How training ended, from the model's optional ``n_epochs_``, ``best_epoch_``, ``stopped_early_``, ``history_``.
+
+    Parameters
+    ----------
+    model
+        The fitted model.
+    params : dict
+        Its resolved parameters (``epochs`` or ``n_estimators``, ``early_stop``).
+    val_labels, train_labels : numpy.ndarray
+        Labels of the validation and training splits (the baseline predicts the training majority).
+
+    Returns
+    -------
+    (stopped, facts)
+        ``stopped``: a sentence such as ``"early stop at epoch 14 (patience 8), best epoch 6"``
+        (None for models without epochs); ``facts``: run metrics ``stopped_early``,
+        ``plateau_near_baseline`` and, with per-epoch validation accuracy, ``best_val_accuracy`` and
+        ``val_baseline``.
+    """
+    n, best = getattr(model, "n_epochs_", None), getattr(model, "best_epoch_", None)
+    if n is None:
+        return None, {}
+    n, best = int(n), int(best if best is not None else n)
+    most = params.get("epochs", params.get("n_estimators"))
+    early = getattr(model, "stopped_early_", None)
+    if early is None:  # a plugin that does not say: fewer epochs than allowed means patience ended it
+        early = most is not None and n < int(most)
+    early = bool(early)
+    if early:
+        patience = params.get("early_stop")
+        stopped = f"early stop at epoch {n}" + (f" (patience {patience})" if patience is not None else "") + \
+            f", best epoch {best}"
+    else:
+        stopped = f"ran all {n} epochs, best epoch {best}"
+        if best == n and n > 1:
+            stopped += " (still improving at the last epoch: more epochs may help)"
+    facts: dict[str, Any] = {"stopped_early": early, "plateau_near_baseline": False}
+    accs = [float(h["val_accuracy"]) for h in getattr(model, "history_", None) or []
+            if isinstance(h, dict) and isinstance(h.get("val_accuracy"), (int, float))
+            and np.isfinite(h["val_accuracy"])]
+    if accs and len(val_labels):
+        majority = int(np.argmax(np.bincount(np.asarray(train_labels, dtype=np.int64))))
+        baseline = float(np.mean(np.asarray(val_labels) == majority))
+        facts.update(best_val_accuracy=max(accs), val_baseline=baseline,
+                     plateau_near_baseline=early and max(accs) <= baseline + PLATEAU_MARGIN)
+        if facts["plateau_near_baseline"]:
+            stopped += (f"; a plateau near the majority baseline: best validation accuracy {max(accs):.3f} vs "
+                        f"baseline {baseline:.3f} (more patience or epochs may let it learn)")
+    return stopped, facts
 
 
 def split_indices(labels: np.ndarray, test_sz: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,6 +201,8 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
     for attr in ("best_epoch_", "n_epochs_"):
         if hasattr(model, attr):
             metrics[attr.rstrip("_")] = int(getattr(model, attr))
+    stopped, facts = training_end(model, resolved, labels[val_idx], labels[train_idx])
+    metrics.update(facts)
     manifest = {
         "format_version": RUN_FORMAT_VERSION, "model_name": name, "model_plugin": entry.name,
         "plugin_distribution": entry.distribution, "plugin_version": entry.version,
@@ -153,7 +211,7 @@ def train(dataset: Dataset, model_plugin: str = "torch-cnn", *, params: dict[str
                     "rule": dataset.rule},
         "seed": int(seed), "test_sz": float(test_sz), "balance": bool(standard["balance"]),
         "split": {"train": int(len(train_idx)), "val": int(len(val_idx)), "test": int(len(test_idx))},
-        "metrics": metrics, "versions": _versions(), "threads": getattr(model, "threads_", None),
+        "metrics": metrics, "stopped": stopped, "versions": _versions(), "threads": getattr(model, "threads_", None),
     }
     predictions = pd.DataFrame({"id": dataset.ids[test_idx].astype(str), "label": labels[test_idx],
                                 "pred_label": probs.argmax(axis=1), "prob": probs[:, -1]})

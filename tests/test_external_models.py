@@ -298,3 +298,21 @@ def test_compare_takes_model_files_without_training(files, dataset_file, tmp_pat
     results = pd.read_csv(out / "compare.csv").set_index("motifs")
     assert set(results["model"]) == {"motifnet"} and results.loc[USED, "verdict"] == "effect"
     assert results.loc[IGNORED, "verdict"] != "effect"
+
+
+def test_compare_tells_one_model_in_two_formats_apart(files, dataset_file, tmp_path):
+    import shutil
+
+    from motifprobe.engine.compare import compare
+    from motifprobe.engine.dataset import read_dataset
+
+    pt, onnx_copy = tmp_path / "model.pt", tmp_path / "model.onnx"
+    shutil.copy(files["pt"], pt)
+    torch.onnx.export(files["net"], (torch.zeros(2, 4, LENGTH),), str(onnx_copy), input_names=["x"],
+                      dynamic_axes={"x": {0: "n", 2: "length"}}, dynamo=False)
+    result = compare(read_dataset(dataset_file), [], model_files=[str(pt), str(onnx_copy)],
+                     model_params={"output": "logit", "target": 0}, tests=["presence"], num_perturbs=1, figures=False)
+    assert set(result.results["model"]) == {"model.pt", "model.onnx"}
+    a, b = (result.deltas[result.deltas["model"] == m].set_index(["motifs", "id"])["delta"]
+            for m in ("model.pt", "model.onnx"))
+    np.testing.assert_allclose(a.sort_index(), b.sort_index(), atol=1e-4)  # the same model, the same deltas

@@ -189,3 +189,102 @@ def test_non_finite_predictions_are_not_saved(order_ds, tmp_path):
     with pytest.raises(MotifprobeError, match="non-finite predictions .* nothing was saved"):
         api.train(order_ds.subset(np.arange(300)), "nan-model", seed=0, out_dir=tmp_path / "runs", registry=registry)
     assert not (tmp_path / "runs" / "nan-model").exists()
+
+
+# -- how training ended (issue #14 item 5) ---------------------------------------------------------
+def test_early_stop_point_counts_patience_after_the_best_and_respects_min_epochs():
+    from motifprobe.plugins.models.torch_cnn import early_stop_point
+
+    auc = [0.5, 0.6, 0.6, 0.55, 0.58, 0.59, 0.57, 0.9]
+    assert early_stop_point(auc, patience=3, min_epochs=1) == (5, 2, True)
+    assert early_stop_point(auc, patience=3, min_epochs=7) == (7, 2, True)  # not before min_epochs
+    assert early_stop_point(auc, patience=8, min_epochs=1) == (8, 8, False)  # patience 8 reaches the late rise
+    assert early_stop_point(auc, patience=0, min_epochs=1) == (8, 8, False)  # 0 = off
+    assert early_stop_point([0.7, 0.6, float("nan"), 0.65], patience=2, min_epochs=1, maximize=False) == (4, 2, True)
+
+
+def test_readme_states_the_torch_cnn_defaults():
+    import re
+    from pathlib import Path
+
+    from motifprobe.plugins.models.torch_cnn import TorchCNN
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = dict(re.findall(r"^\| `torch-cnn` \| `(\w+)` \| ([^|]+?) \|", text, flags=re.M))
+    declared = {p.name: p.default for p in TorchCNN.parameters}
+    assert set(table) == set(declared), set(table) ^ set(declared)
+    for name, default in declared.items():
+        assert table[name] == (repr(default) if isinstance(default, str) else str(default)), name
+    for name in ("epochs", "early_stop", "min_epochs", "lr_schedule"):  # the prose on training says the same
+        value = declared[name]
+        assert re.search(rf"`{name}`={re.escape(str(value))}\b", text), f"README prose lacks `{name}`={value}"
+
+
+def _noise(n: int, length: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4, size=(n, length)).astype(np.uint8), rng.integers(0, 2, n)
+
+
+def _dataset(codes, labels):
+    from motifprobe.engine.dataset import Dataset
+
+    return Dataset(ids=np.array([f"s{i}" for i in range(len(codes))]), codes=codes, labels=labels)
+
+
+TINY = {"n_filters": 4, "hidden": 4, "kernel_size": 5, "epochs": 12, "early_stop": 2, "min_epochs": 3, "lr": 0.01}
+
+
+def test_manifest_says_why_training_ended_and_flags_a_plateau_at_the_baseline(tmp_path):
+    codes, labels = _noise(600)  # random labels: nothing to learn, validation stays at the baseline
+    ds = _dataset(codes, labels)
+    api.train(ds, "torch-cnn", params=TINY, seed=0, out_dir=tmp_path, model_name="noise")
+    manifest = json.loads((tmp_path / "noise" / "manifest.json").read_text())
+    m = manifest["metrics"]
+    assert m["stopped_early"] is True and m["n_epochs"] < 12
+    assert manifest["stopped"].startswith(f"early stop at epoch {m['n_epochs']} (patience 2), best epoch "
+                                          f"{m['best_epoch']}; a plateau near the majority baseline")
+    assert m["plateau_near_baseline"] is True and m["best_val_accuracy"] <= m["val_baseline"] + 0.05
+    assert load_run(tmp_path / "noise", ds).manifest["stopped"] == manifest["stopped"]  # a valid manifest
+
+
+def test_a_model_that_learns_is_not_flagged_even_when_it_stops_early():
+    codes, _ = _noise(600, seed=1)
+    labels = (codes[:, 10] < 2).astype(np.int64)  # A or C at position 10: learnable in a few epochs
+    run = api.train(_dataset(codes, labels), "torch-cnn", params=TINY, seed=0, out_dir=None)
+    m = run.metrics
+    assert m["stopped_early"] is True and run.manifest["stopped"].startswith("early stop at epoch")
+    assert m["best_val_accuracy"] > m["val_baseline"] + 0.05 and m["plateau_near_baseline"] is False
+    assert "plateau" not in run.manifest["stopped"]
+
+
+def test_training_end_of_a_full_run_and_of_a_model_without_epochs():
+    from types import SimpleNamespace
+
+    from motifprobe.engine.training import training_end
+
+    val, train = np.r_[np.zeros(6, int), np.ones(4, int)], np.r_[np.zeros(60, int), np.ones(40, int)]
+    still = SimpleNamespace(n_epochs_=5, best_epoch_=5, stopped_early_=False,
+                            history_=[{"val_accuracy": 0.6}, {"val_accuracy": 0.62}])
+    stopped, facts = training_end(still, {"epochs": 5, "early_stop": 3}, val, train)
+    assert stopped == "ran all 5 epochs, best epoch 5 (still improving at the last epoch: more epochs may help)"
+    assert facts == {"stopped_early": False, "plateau_near_baseline": False, "best_val_accuracy": 0.62,
+                     "val_baseline": 0.6}  # at the baseline, but it ran every epoch: not a plateau stop
+    rounds = SimpleNamespace(n_epochs_=40, best_epoch_=20)  # e.g. xgboost: fewer rounds than allowed = early stop
+    assert training_end(rounds, {"n_estimators": 300, "early_stop": 20}, val, train) == (
+        "early stop at epoch 40 (patience 20), best epoch 20", {"stopped_early": True, "plateau_near_baseline": False})
+    assert training_end(object(), {}, val, train) == (None, {})
+
+
+def test_the_compare_statement_names_a_plateau_stop():
+    from motifprobe.engine.scorecard import score
+
+    results = pd.DataFrame({"model": ["cnn", "lr"], "test": ["presence", "presence"], "motifs": ["A", "A"],
+                            "verdict": ["none", "none"], "direction": ["", ""]})
+    metrics = {"cnn": {"accuracy": 0.51, "n_epochs": 9, "plateau_near_baseline": True, "best_val_accuracy": 0.52,
+                       "val_baseline": 0.5},
+               "lr": {"accuracy": 0.9, "n_epochs": 9, "plateau_near_baseline": False}}
+    _, summary = score(results, None, metrics)
+    said = dict(zip(summary["model"], summary["statement"]))
+    assert "stopped early on a plateau near the majority baseline (epoch 9, best validation accuracy 0.520 vs 0.500)" \
+        in said["cnn"]
+    assert "plateau" not in said["lr"]

@@ -56,6 +56,39 @@ def epoch_indices(labels: np.ndarray, balance: bool, rng: np.random.Generator) -
     return rng.choice(n, size=n, replace=True, p=weights / weights.sum()).astype(np.int64)
 
 
+def early_stop_point(scores: list[float], patience: int, min_epochs: int, maximize: bool = True) -> tuple[int, int, bool]:
+    """Where early stopping ends on per-epoch validation scores.
+
+    Parameters
+    ----------
+    scores : list of float
+        The monitored validation metric, one per epoch run so far (NaN is never an improvement).
+    patience : int
+        Stop after this many epochs without improvement (0 = never stop).
+    min_epochs : int
+        Never stop before this epoch.
+    maximize : bool
+        True for AUROC/accuracy, False for loss.
+
+    Returns
+    -------
+    (epochs, best_epoch, stopped)
+        Epochs run (``len(scores)`` unless it stopped), the 1-based best epoch (0 when none) and
+        whether patience ended training.
+    """
+    best, best_epoch, since = None, 0, 0
+    for epoch, score in enumerate(scores, 1):
+        if np.isnan(score):
+            score = -np.inf if maximize else np.inf
+        if best is None or (score > best if maximize else score < best):
+            best, best_epoch, since = score, epoch, 0
+            continue
+        since += 1
+        if patience > 0 and since >= patience and epoch >= min_epochs:
+            return epoch, best_epoch, True
+    return len(scores), best_epoch, False
+
+
 def _build_net(params: dict[str, Any], seq_length: int):
     from torch import nn
 
@@ -124,6 +157,8 @@ class TorchCNN(SequenceModel):
         1-based epoch whose weights were kept.
     n_epochs_ : int
         Epochs actually run (fewer than ``epochs`` after early stopping).
+    stopped_early_ : bool
+        True when patience ended training before ``epochs``.
     seq_length_ : int
         Sequence length seen in training.
     threads_ : int
@@ -133,10 +168,10 @@ class TorchCNN(SequenceModel):
     name = PLUGIN
     binary = True
     parameters = (
-        Param("epochs", int, 20, "maximum number of training epochs", low=1),
+        Param("epochs", int, 30, "maximum number of training epochs", low=1),
         Param("lr", float, 3e-3, "Adam learning rate", low=0.0, low_open=True),
         Param("dropout", float, 0.2, "dropout rate before the final linear layer", low=0.0, high=1.0, high_open=True),
-        Param("early_stop", int, 3, "patience: stop after this many epochs without validation improvement (0 = off)",
+        Param("early_stop", int, 8, "patience: stop after this many epochs without validation improvement (0 = off)",
               low=0),
         Param("monitor", str, "auroc", "validation metric for early stopping", choices=MONITORS),
         Param("balance", bool, False, "draw training batches with class-balanced weighted sampling"),
@@ -152,8 +187,14 @@ class TorchCNN(SequenceModel):
         Param("hidden", int, 32, "units of a ReLU hidden layer before the output (0 = none: conv features -> linear)",
               low=0),
         Param("norm", str, "none", "normalization after each convolution", choices=NORMS),
-        Param("min_epochs", int, 6, "early stopping never ends training before this epoch (the loss often plateaus "
+        Param("min_epochs", int, 10, "early stopping never ends training before this epoch (the loss often plateaus "
               "first)", low=1),
+        Param("lr_schedule", str, "none", "learning-rate schedule: plateau (multiply lr by lr_factor after lr_patience "
+              "epochs without validation improvement) or none", choices=("plateau", "none")),
+        Param("lr_factor", float, 0.5, "plateau schedule: factor applied to the learning rate", low=0.0, high=1.0,
+              low_open=True, high_open=True),
+        Param("lr_patience", int, 2, "plateau schedule: epochs without validation improvement before the lr drops",
+              low=0),
         Param("num_threads", int, 2, "torch CPU threads during fit/predict; weights depend on it (0 = torch default: "
               "all cores)", low=0),
     )
@@ -199,12 +240,18 @@ class TorchCNN(SequenceModel):
         epochs, bs, patience = int(p["epochs"]), int(p["batch_size"]), int(p["early_stop"])
         maximize = p["monitor"] != "loss"
         self.history_: list[dict[str, float]] = []
-        best_score, best_state, since_best = None, None, 0
+        self.stopped_early_ = False
+        best_state, scores = None, []
         with torch.random.fork_rng(devices=[]), _threads(int(p["num_threads"])):
             torch.manual_seed(torch_seed)
             self.threads_ = int(torch.get_num_threads())
             self.net_ = _build_net(p, self.seq_length_)
             optimizer = torch.optim.Adam(self.net_.parameters(), lr=float(p["lr"]))
+            scheduler = None
+            if p["lr_schedule"] == "plateau" and val is not None:
+                scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                    optimizer, mode="max" if maximize else "min", factor=float(p["lr_factor"]),
+                    patience=int(p["lr_patience"]))
             loss_fn = torch.nn.CrossEntropyLoss()
             for epoch in range(1, epochs + 1):
                 self.net_.train()
@@ -219,7 +266,8 @@ class TorchCNN(SequenceModel):
                     optimizer.step()
                     total += float(loss.detach()) * len(idx)
                     seen += len(idx)
-                record = {"epoch": epoch, "train_loss": total / max(seen, 1)}
+                record = {"epoch": epoch, "train_loss": total / max(seen, 1),
+                          "lr": float(optimizer.param_groups[0]["lr"])}
                 if val is not None:
                     record.update(self._evaluate(*val))
                 self.history_.append(record)
@@ -227,19 +275,17 @@ class TorchCNN(SequenceModel):
                     progress(total=epochs, **record)
                 if val is None:
                     continue
-                score = record["val_" + p["monitor"]]
-                if np.isnan(score):  # e.g. AUROC on a one-class validation set: never an improvement
-                    score = -np.inf if maximize else np.inf
-                better = best_score is None or (score > best_score if maximize else score < best_score)
-                if better:
-                    best_score, since_best = score, 0
+                scores.append(record["val_" + p["monitor"]])
+                # Training often sits on a loss plateau for a few epochs before it takes off (min_epochs).
+                _, best, stop = early_stop_point(scores, patience, int(p["min_epochs"]), maximize)
+                if best == epoch:
                     best_state = copy.deepcopy(self.net_.state_dict())
                     self.best_epoch_ = epoch
-                else:
-                    since_best += 1
-                    # Training often sits on a loss plateau for a few epochs before it takes off.
-                    if patience > 0 and since_best >= patience and epoch >= int(p["min_epochs"]):
-                        break
+                if stop:
+                    self.stopped_early_ = True
+                    break
+                if scheduler is not None:
+                    scheduler.step(scores[-1] if np.isfinite(scores[-1]) else (-np.inf if maximize else np.inf))
         self.n_epochs_ = len(self.history_)
         if best_state is not None:
             self.net_.load_state_dict(best_state)
