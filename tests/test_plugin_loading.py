@@ -321,12 +321,12 @@ def test_plugins_alias_lists_parameters_with_type_default_and_help(fresh, capsys
     [entry] = json.loads(capsys.readouterr().out)["entries"]
     assert (entry["kind"], entry["name"], entry["aliases"], entry["builtin"]) == ("model", "torch-cnn", ["cnn"], True)
     params = {p["name"]: p for p in entry["parameters"]}
-    assert params["epochs"]["type"] == "int" and params["epochs"]["default"] == 20 and params["epochs"]["help"]
+    assert params["epochs"]["type"] == "int" and params["epochs"]["default"] == 30 and params["epochs"]["help"]
     assert cli.main(["plugins", "cnn"]) == 0
     text = capsys.readouterr().out
     assert "model torch-cnn (aliases: cnn)" in text
     [row] = [line for line in text.splitlines() if line.startswith("│ epochs ")]
-    assert " int " in row and " 20 " in row and params["epochs"]["help"][:20] in row
+    assert " int " in row and " 30 " in row and params["epochs"]["help"][:20] in row
 
 
 def test_plugins_with_a_plugin_name_lists_all_it_registers(fresh, capsys):

@@ -129,7 +129,10 @@ def test_sites_replace_or_add_and_motif_metadata(scanned, generated):
         scan_dataset(generated, resolve_motifs(["CTCF_known1"]), sites="keep")
 
 
-def test_scan_command_writes_sites_with_source_and_reports_recall(data_file, tmp_path, capsys):
+def test_scan_command_writes_sites_with_source_and_reports_recall(data_file, tmp_path, capsys, monkeypatch):
+    from motifprobe import cli
+
+    monkeypatch.setattr(cli.console, "width", 200)  # a terminal of any width (xdist workers may set COLUMNS)
     out = tmp_path / "scanned.parquet"
     assert main(["scan", str(data_file), "--motifs", "CTCF_known1", "jaspar:MA0139.1", "--out", str(out)]) == 0
     text = capsys.readouterr().out

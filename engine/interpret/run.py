@@ -20,8 +20,7 @@ from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError, TestFault, fault
 from motifprobe.engine.interpret.plan import Unit, make_test
 from motifprobe.engine.models import as_probabilities, output_kind
-from motifprobe.engine.perturbation import (SHAM, PerturbationTest, Scorer, TestBatch, probability_scale,
-                                            score_change, sham_perturb)
+from motifprobe.engine.perturbation import SHAM, Scorer, TestBatch, probability_scale, score_change, sham_perturb
 from motifprobe.engine.registry import Registry
 from motifprobe.engine.streams import RowStreams, context_key, row_keys
 
@@ -187,6 +186,12 @@ def run_sham(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     return ControlDeltas(deltas, flips, prob)
 
 
+def _primary_change(primary: str, arms: dict[str, np.ndarray], original: np.ndarray, batch: TestBatch,
+                    scorer: Scorer) -> np.ndarray:
+    """The default per-perturbation delta, for a test without ``deltas()``: its primary arm's change."""
+    return score_change(arms[primary], original, batch.labels, scorer)
+
+
 def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer, background: np.ndarray,
              original: np.ndarray, registry: Registry, batch_size: int = PREDICT_BLOCK, who: str = "the model",
              sham: ControlDeltas | None = None, progress: Progress | None = None) -> UnitDeltas:
@@ -217,7 +222,7 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     prob_scorer = probability_scale(scorer)
     arm_deltas: dict[str, np.ndarray] = {}
     arm_probs: dict[str, np.ndarray] = {}
-    combine = getattr(test, "deltas", None) or partial(PerturbationTest.deltas, test)
+    combine = getattr(test, "deltas", None) or partial(_primary_change, primary)
     make_controls = getattr(test, "controls", None)
     for idx in _chunks(n, k * rows.seq_length * 3):
         sub = rows.subset(idx)
