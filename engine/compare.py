@@ -226,15 +226,15 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             if place is not None:
                 place(device)
         kwargs = dict(tests=tests, num_perturbs=num_perturbs, seed=seed, mode=mode, ids=ids, thresholds=thresholds,
-                      registry=registry, test_params=test_params)
-        tables, delta_frames, records, metrics = {}, [], {}, {}
+                      registry=registry, test_params=test_params, summarize=False)
+        delta_frames, records, metrics = [], {}, {}
         for name, run in trained.items():
             try:
                 res = interpret(run.model, dataset, motifs, model_name=name, progress=progress, **kwargs)
             except ModelFault as exc:
                 failed[name] = str(exc)
                 continue
-            tables[name], records[name] = res.table, res.metadata["units"]
+            records[name] = res.metadata["units"]
             delta_frames.append(res.deltas)
             metrics[name] = run.metrics
         for name, model in external.items():
@@ -243,7 +243,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             except ModelFault as exc:
                 failed[name] = str(exc)
                 continue
-            tables[name], records[name] = res.table, res.metadata["units"]
+            records[name] = res.metadata["units"]
             delta_frames.append(res.deltas)
         if failed:  # every planned unit of a failed model is an 'error' row naming the fault
             subset = dataset.subset(pd.Index(dataset.ids).get_indexer(ids))
@@ -251,8 +251,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
                          num_perturbs=num_perturbs, test_params=test_params)
             for name, reason in failed.items():
                 records[name] = [unit_record(name, u, "error", reason) for u in units]
-                tables[name] = None
-        order = [m for m in [*trained, *names, *external] if m in tables]
+        order = [m for m in [*trained, *names, *external] if m in records]
         deltas = pd.concat(delta_frames, ignore_index=True) if delta_frames else pd.DataFrame(columns=DELTA_COLUMNS)
         units = [r for m in dict.fromkeys(order) for r in records[m]]
         sources = motif_sources(dataset.metadata)

@@ -103,7 +103,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
               thresholds: Thresholds | None = None, model_name: str = "model", keep_deltas: bool = True,
               batch_size: int = PREDICT_BLOCK, test_params: dict[str, dict[str, Any]] | None = None,
               progress: Progress | None = None, registry: Registry | None = None,
-              model_label: str | None = None) -> InterpretResult:
+              model_label: str | None = None, summarize: bool = True) -> InterpretResult:
     """Interpret ``model`` on ``dataset`` with in-silico perturbation tests.
 
     Parameters
@@ -138,6 +138,9 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         Sequences per ``predict_proba`` call (the model may sub-batch internally).
     model_label : str, optional
         How errors name the model (default: ``model <model_name>``).
+    summarize : bool
+        Build the results table (default). ``compare`` passes False: it summarizes every model
+        at once, as one family.
 
     Returns
     -------
@@ -223,7 +226,8 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     sources = motif_sources(dataset.metadata)
     metadata = deltas_metadata(records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
     metadata.update(output_kind=scorer.kind, delta_unit=scorer.unit, notes=[length_note] if length_note else [])
-    table = summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
+    table = (summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
+             if summarize else pd.DataFrame(columns=RESULT_COLUMNS))
     if not keep_deltas:
         deltas = pd.DataFrame(columns=DELTA_COLUMNS)
     return InterpretResult(table, deltas, metadata)
