@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXAMPLES := $(wildcard examples/motifprobe-example-plugin/pyproject.toml)
 
-.PHONY: install demo test bench mutate clean
+.PHONY: install demo test bench mutate docs clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2
+
+# Rerun the demo and rewrite the README's demo scorecard from its output (scripts/readme_demo.py).
+docs: $(STAMP)
+	bash scripts/demo.sh
+	$(PY) scripts/readme_demo.py demo_out/compare
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
