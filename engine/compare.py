@@ -284,7 +284,15 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
     write_deltas(result.deltas, result.metadata, target / "deltas.parquet")
     info = {"dataset": str(dataset.path) if dataset.path else "(in memory)", "sequences": len(dataset),
             "length": dataset.seq_length, "rule": json.dumps(dataset.rule) if dataset.rule else "(none recorded)",
-            "models": ", ".join([*result.runs, *result.external]), "test sequences": int(result.results["count"].max() or 0)}
+            "models": ", ".join([*result.runs, *result.external])}
+    held_out = {int(run.manifest["split"]["test"]) for run in result.runs.values()
+                if isinstance(run.manifest.get("split"), dict) and "test" in run.manifest["split"]}
+    if len(held_out) == 1:
+        info["held-out sequences (test split)"] = held_out.pop()
+    counts = pd.to_numeric(result.results.get("count"), errors="coerce").dropna() if len(result.results) else []
+    if len(counts):
+        info["sequences tested per test (held-out, containing the motifs)"] = (
+            f"{int(counts.min())} to {int(counts.max())}" if counts.min() != counts.max() else int(counts.max()))
     (target / "compare.json").write_text(json.dumps({
         MARKER_KEY: compare_marker(), "dataset": info, "summary": json.loads(result.summary.to_json(orient="records")),
         "results": json.loads(result.results.to_json(orient="records"))}, indent=2))
@@ -293,8 +301,9 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
     from motifprobe.engine import report
 
     figs = {"heatmap": report.heatmap_png(result.results, target / "heatmap.png"),
-            "distributions": report.distributions_png(result.deltas, target / "distributions.png"),
-            "scorecard": report.scorecard_png(result.scorecard, result.summary, target / "scorecard.png")}
+            "distributions": report.distributions_png(result.deltas, target / "distributions.png")}
+    report.scorecard_png(result.scorecard, result.summary, target / "scorecard.png")  # a file; the report has the table
+    logos = report.logo_pngs(report.tested_motifs(result.results), target / "logos")
     report.write_report(target / "report.html", title="motifprobe compare", dataset_info=info,
                         results=result.results, scorecard=result.scorecard, summary=result.summary,
-                        pairwise=result.pairwise, figures=figs)
+                        pairwise=result.pairwise, figures=figs, rule=dataset.rule, logos=logos)

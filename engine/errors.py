@@ -14,17 +14,60 @@ class MotifprobeError(ValueError):
     """
 
 
+def close_matches(value: str, allowed: Iterable[str], n: int = 5) -> list[str]:
+    """Names in ``allowed`` that ``value`` most likely meant, best first (at most ``n``).
+
+    Case-insensitive, in this order: the same name in another case (``ctcf_known1`` ->
+    ``CTCF_known1``), names starting with ``value`` (``CTCF`` -> ``CTCF_known1``, shortest
+    first), names containing it, then spelling neighbours (:func:`difflib.get_close_matches`).
+    """
+    names = list(dict.fromkeys(str(a) for a in allowed))
+    needle = str(value).lower()
+    if not needle:
+        return []
+    by_lower: dict[str, list[str]] = {}
+    for name in names:
+        by_lower.setdefault(name.lower(), []).append(name)
+
+    def ranked(keep) -> list[str]:  # a whole word first (CTCF_known1 before CTCFL_disc1), then shortest
+        def key(nm: str) -> tuple:
+            at = nm.lower().find(needle)
+            rest = nm[at + len(needle):at + len(needle) + 1]
+            return (bool(rest) and rest.isalnum(), len(nm), nm.lower(), nm)
+
+        return sorted((nm for nm in names if keep(nm.lower())), key=key)
+
+    found = by_lower.get(needle, []) + ranked(lambda low: low != needle and low.startswith(needle))
+    found += ranked(lambda low: needle in low and not low.startswith(needle))
+    found += [nm for low in difflib.get_close_matches(needle, list(by_lower), n=n, cutoff=0.6)
+              for nm in by_lower[low]]
+    for size in range(len(needle) - 1, max(3, (len(needle) + 1) // 2) - 1, -1):
+        if found:
+            break
+        # nothing yet: a typo at the end (``ctcfx``): names sharing the longest prefix
+        found = sorted((nm for nm in names if nm.lower().startswith(needle[:size])),
+                       key=lambda nm: (len(nm), nm.lower(), nm))
+    return list(dict.fromkeys(found))[:n]
+
+
 def suggest(value: str, allowed: Iterable[str], n: int = 3) -> str:
     """Return a short ``did you mean`` hint for ``value`` among ``allowed`` (or '')."""
-    close = difflib.get_close_matches(value, list(allowed), n=n, cutoff=0.6)
+    close = close_matches(value, allowed, n=n)
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
-def unknown(kind: str, value: str, allowed: Iterable[str], max_list: int = 12) -> MotifprobeError:
-    """Build the error for an unknown name, listing what is allowed and close matches."""
-    allowed = sorted(allowed)
+def unknown(kind: str, value: str, allowed: Iterable[str], max_list: int = 12, *,
+            aliases: Iterable[str] = ()) -> MotifprobeError:
+    """Build the error for an unknown name, listing what is allowed and close matches (see
+    :func:`close_matches`; ``aliases`` are matched too but not listed)."""
+    allowed = sorted(allowed, key=lambda name: (str(name).lower(), str(name)))
     shown = ", ".join(allowed[:max_list]) + (f", ... ({len(allowed)} in all)" if len(allowed) > max_list else "")
-    return MotifprobeError(f"unknown {kind} {value!r}{suggest(value, allowed)}; allowed: {shown}")
+    names = [*allowed, *aliases]
+    close = close_matches(value, names, n=5)
+    containing = sum(str(value).lower() in str(name).lower() for name in names) if str(value) else 0
+    more = f", or {containing - len(close)} more containing {value!r}" if containing > len(close) else ""
+    hint = f" (did you mean {', '.join(close)}{more}?)" if close else ""
+    return MotifprobeError(f"unknown {kind} {value!r}{hint}; allowed: {shown}")
 
 
 class PluginFault(MotifprobeError):

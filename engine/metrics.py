@@ -1,4 +1,8 @@
-"""Classification metrics in plain numpy (no scikit-learn import needed)."""
+"""Classification metrics: thin wrappers over :mod:`sklearn.metrics` with the project's NaN conventions.
+
+scikit-learn is imported inside the functions so that importing this module (the CLI does,
+through training) stays cheap.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,43 +11,45 @@ BASELINE_MARGIN = 0.01
 """A model beats the majority baseline when its accuracy is at least this much higher."""
 
 
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney form, ties counted half); NaN with one class."""
-    from scipy.stats import rankdata
+def _binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as positive (nonzero) / negative and scores as float64."""
+    return np.asarray(labels).astype(bool), np.asarray(scores, dtype=np.float64)
 
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (:func:`sklearn.metrics.roc_auc_score`; ties count half).
+
+    NaN with one class only or with a non-finite score (a diverged epoch scores NaN rather than
+    failing; scikit-learn raises on both).
+    """
+    labels, scores = _binary(labels, scores)
+    if labels.all() or not labels.any() or not np.all(np.isfinite(scores)):
         return float("nan")
-    ranks = rankdata(np.asarray(scores, dtype=np.float64))
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores))
 
 
 def auprc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Average precision (area under the precision-recall curve, step-wise); NaN without positives."""
-    labels = np.asarray(labels).astype(bool)
-    if labels.sum() == 0:
+    """Average precision (:func:`sklearn.metrics.average_precision_score`, step-wise, tied scores
+    as one threshold); NaN without positives or with a non-finite score."""
+    labels, scores = _binary(labels, scores)
+    if not labels.any() or not np.all(np.isfinite(scores)):
         return float("nan")
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="mergesort")
-    scores_sorted = np.asarray(scores, dtype=np.float64)[order]
-    hits = labels[order]
-    tp = np.cumsum(hits)
-    # Evaluate only at the last position of each tied score block.
-    last = np.r_[scores_sorted[1:] != scores_sorted[:-1], True]
-    tp, k = tp[last], (np.arange(1, len(hits) + 1))[last]
-    precision = tp / k
-    recall_step = np.diff(np.r_[0, tp]) / labels.sum()
-    return float(np.sum(precision * recall_step))
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(labels, scores))
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, train_labels: np.ndarray) -> dict:
     """Accuracy, AUROC, AUPRC on held-out data, and the majority-class baseline to beat."""
+    from sklearn.metrics import accuracy_score
+
     labels = np.asarray(labels)
     pred = probs.argmax(axis=1)
     majority = int(np.bincount(train_labels).argmax())
-    baseline = float(np.mean(labels == majority))
-    accuracy = float(np.mean(pred == labels))
+    baseline = float(accuracy_score(labels, np.full_like(labels, majority)))
+    accuracy = float(accuracy_score(labels, pred))
     score = probs[:, 1] if probs.shape[1] > 1 else probs[:, 0]
-    roc = auroc(labels, score)
-    return {"accuracy": accuracy, "auroc": roc, "auprc": auprc(labels, score), "majority_baseline": baseline,
-            "beats_baseline": bool(accuracy > baseline + BASELINE_MARGIN)}
+    return {"accuracy": accuracy, "auroc": auroc(labels, score), "auprc": auprc(labels, score),
+            "majority_baseline": baseline, "beats_baseline": bool(accuracy > baseline + BASELINE_MARGIN)}

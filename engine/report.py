@@ -2,13 +2,13 @@
 
 Every function takes the frames :func:`engine.compare.compare` produces (``results``,
 ``deltas``, ``scorecard``, ``summary``, ``pairwise``). Figures are PNGs; the report is one HTML
-file with the PNGs embedded as base64 data URIs, so it opens offline with nothing beside it.
-matplotlib is imported inside the functions (Agg backend), so importing this module is cheap.
+file rendered from the jinja2 templates in ``engine/templates`` (one per section, autoescaped),
+with the PNGs embedded as base64 data URIs, so it opens offline with nothing beside it.
+matplotlib, logomaker and jinja2 are imported inside the functions, so importing this module is cheap.
 """
 from __future__ import annotations
 
 import base64
-import html
 import math
 import textwrap
 from pathlib import Path
@@ -19,11 +19,47 @@ import pandas as pd
 
 from motifprobe.engine.atomic import atomic_path
 
-STATUS_COLORS = {"hit": "#9ed39a", "miss": "#ef8a80", "extra": "#ffc878", "decoy false call": "#f6b5c8", "confounded": "#d9d2e9",
-                 "correct none": "#e3e3e3", "untestable": "#fff29a", "model did not learn": "#dcc6a8", "shortcut": "#b9e0f0"}
+STATUS_COLORS = {"hit": "#9ed39a", "wrong sign": "#e7a0e0", "miss": "#ef8a80", "extra": "#ffc878",
+                 "decoy false call": "#f6b5c8", "shortcut": "#b9e0f0", "confounded": "#d9d2e9",
+                 "correct none": "#e3e3e3", "untestable": "#fff29a", "unscored": "#cfd8dc",
+                 "model did not learn": "#dcc6a8", "error": "#a9a3f0"}
 """Cell colour of each scorecard status (figure and HTML)."""
+STATUS_TEXT = {
+    "hit": "the rule expects an effect here and the model shows it, with the expected sign.",
+    "wrong sign": "expected and found, but of the opposite sign: the model learned something else (e.g. AND where "
+                  "the rule is OR).",
+    "miss": "the rule expects an effect here and the model shows none (or only a composition/position effect).",
+    "extra": "an effect on the rule's motifs that the rule does not imply: model behaviour worth knowing.",
+    "decoy false call": "an effect on a decoy motif or on the control, unexplained: the test's empirical "
+                        "false-call rate.",
+    "shortcut": "a composition or position verdict where the rule expects no effect: the model reacts to GC "
+                "content or position.",
+    "confounded": "the perturbation changes the true label in ways the test does not control: neither a hit nor "
+                  "a false call.",
+    "correct none": "no effect expected and none found.",
+    "untestable": "too few held-out sequences contain the motif(s) to test.",
+    "unscored": "no expectation to score against (no planted rule, labels that do not follow it, or a test that "
+                "declares no feature).",
+    "model did not learn": "the model does not beat its majority-class baseline: none of its calls counts, hit or "
+                           "false.",
+    "error": "the model or test failed on this row; the reason says why.",
+}
+"""One line defining each status (the report's legend)."""
+VERDICT_TEXT = [
+    ("effect", "the perturbation moves the loss beyond its sham control in the named subset: q below alpha and "
+               "|effect| at least min_effect, and every alternative explanation (check) is ruled out; "
+               "direction + = the model relied on the feature, - = it did better without it."),
+    ("none", "no subset reaches both thresholds; the reason names the closest subset and what it missed."),
+    ("composition", "an effect, but a sham that only changes base composition as much explains it."),
+    ("position", "an effect, but moving the motif (not removing or reordering it) explains it."),
+    ("untestable", "no subset has enough sequences containing the motif(s)."),
+    ("error", "the model or the test failed; the reason carries the message."),
+]
+"""The verdicts of a results row, defined (the report's legend)."""
 MAX_POINTS = 5000
-"""At most this many deltas are drawn per box (a seeded random sample)."""
+"""At most this many deltas are drawn per violin (a seeded random sample)."""
+CLIP_PERCENTILE = 95
+"""The heatmap's colour scale ends at this percentile of |mean delta|; larger cells take the end colour."""
 _PNG_META = {"Software": None}
 
 
@@ -40,7 +76,7 @@ def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight", metadata=_PNG_META)
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata=_PNG_META)
     finally:
         _plt().close(fig)
     return path
@@ -63,8 +99,18 @@ def _grid(frame: pd.DataFrame, value: str) -> tuple[list[str], list[str], dict[t
     return rows, models, cells
 
 
+def robust_limit(values: Any, percentile: float = CLIP_PERCENTILE) -> float:
+    """Symmetric colour limit: the ``percentile`` of the finite |values| (1.0 when there are none or all are 0)."""
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return 1.0
+    limit = float(np.percentile(v, percentile))
+    return limit if limit > 0 else (float(v.max()) or 1.0)
+
+
 def heatmap_png(results: pd.DataFrame, path: str | Path) -> Path:
-    """Heatmap of mean delta per test (rows) and model (columns).
+    """Heatmap of mean delta per test (rows) and model (columns), on a symmetric, robust scale.
 
     Parameters
     ----------
@@ -76,8 +122,11 @@ def heatmap_png(results: pd.DataFrame, path: str | Path) -> Path:
     Returns
     -------
     Path
-        ``path``. Colours are diverging and centred at 0 (symmetric limits); each cell shows the
-        value to 2 decimals and ``*`` when the verdict is ``effect``; NaN cells are grey, "n/a".
+        ``path``. Colours are diverging, centred at 0, with limits ±(:data:`CLIP_PERCENTILE`-th
+        percentile of |mean delta|) (:func:`robust_limit`), so one very large cell does not wash
+        out the rest; a cell beyond the limit takes the end colour and its label keeps the true
+        value. Each cell shows the value to 2 decimals and ``*`` when the verdict is ``effect``;
+        NaN cells are grey, "n/a".
     """
     plt = _plt()
     rows, models, means = _grid(results, "avg_loss_diff")
@@ -85,8 +134,7 @@ def heatmap_png(results: pd.DataFrame, path: str | Path) -> Path:
     data = np.full((max(len(rows), 1), max(len(models), 1)), np.nan)
     for (row, model), v in means.items():
         data[rows.index(row), models.index(model)] = float(v) if v is not None else np.nan
-    finite = np.abs(data[np.isfinite(data)])
-    vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    vmax = robust_limit(data)
     fig, ax = plt.subplots(figsize=(2.2 + 1.5 * data.shape[1], max(2.6, 1.4 + 0.42 * data.shape[0])))
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#d0d0d0")
     im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
@@ -102,7 +150,10 @@ def heatmap_png(results: pd.DataFrame, path: str | Path) -> Path:
     ax.set_yticks(range(len(rows)), rows, fontsize=9)
     ax.tick_params(length=0)
     ax.set_title("Mean delta per test and model")
-    fig.colorbar(im, ax=ax, fraction=0.08, pad=0.03).set_label("mean delta (nats), * = effect vs sham", fontsize=9)
+    clipped = bool(np.nanmax(np.abs(data), initial=0) > vmax) if np.isfinite(data).any() else False
+    bar = fig.colorbar(im, ax=ax, fraction=0.08, pad=0.03, extend="both" if clipped else "neither")
+    bar.set_label(f"mean delta (nats), scale clipped at ±{vmax:.2f}\n(the {CLIP_PERCENTILE}th percentile of |values|)",
+                  fontsize=8)
     return _save(fig, path)
 
 
@@ -111,22 +162,29 @@ def _lighter(color, amount: float = 0.6):
     return tuple(rgb + (1 - rgb) * amount)
 
 
+_SUBSETS = (("label0", 0), ("label1", 1))
+
+
 def distributions_png(deltas: pd.DataFrame, path: str | Path, seed: int = 0) -> Path:
-    """Boxplots of per-sequence deltas per model, beside each model's sham, one panel per test.
+    """Violins of per-sequence deltas per label and model, beside the sham, one panel per test.
 
     Parameters
     ----------
     deltas : DataFrame
-        ``model``, ``test``, ``motifs``, ``delta`` and (optionally) ``control_delta``.
+        ``model``, ``test``, ``motifs``, ``delta`` and (optionally) ``label`` and ``control_delta``.
     path : str or Path
         Where the PNG goes (written atomically).
     seed : int
-        Seed of the sample of at most :data:`MAX_POINTS` values drawn per box.
+        Seed of the sample of at most :data:`MAX_POINTS` values drawn per violin.
 
     Returns
     -------
     Path
-        ``path``; an empty frame gives a figure that says "no deltas".
+        ``path``. Within a panel (one test) every label and model shares one y axis, so the
+        perturbed violin (model colour) and its sham (lighter) compare directly; labels are drawn
+        apart because a motif's removal moves positives and negatives in opposite directions
+        (without a ``label`` column everything is one "all" group). An empty frame gives a figure
+        that says "no deltas".
     """
     plt = _plt()
     if deltas is None or len(deltas) == 0:
@@ -139,34 +197,52 @@ def distributions_png(deltas: pd.DataFrame, path: str | Path, seed: int = 0) -> 
     groups = list(deltas.groupby(["test", "motifs"], sort=False))
     models = [str(m) for m in pd.unique(deltas["model"])]
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
-    ncols = min(4, len(groups))
+    has_label = "label" in deltas and deltas["label"].isin([0, 1]).any()
+    subsets = _SUBSETS if has_label else (("all", None),)
+    ncols = min(3, len(groups))
     nrows = math.ceil(len(groups) / ncols)
-    width, height = max(5.5, max(3.2, 0.9 * len(models) + 1.2) * ncols), 3.2 * nrows + 0.9
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharey=False, figsize=(width, height))
+    per_panel = len(subsets) * len(models)
+    width = max(6.0, ncols * max(3.4, 0.75 * per_panel + 1.0))
+    height = 3.0 * nrows + 0.9
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(width, height))
 
     def sample(values) -> np.ndarray:
         v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         v = v[np.isfinite(v)]
         return rng.choice(v, MAX_POINTS, replace=False) if v.size > MAX_POINTS else v
 
+    def violin(ax, values: np.ndarray, pos: float, color) -> None:
+        if values.size == 0:
+            return
+        if values.size < 2 or np.ptp(values) == 0:  # a KDE needs spread: draw a bar at the value
+            ax.bar(pos, 0, width=0.8, bottom=values[0], edgecolor=color, linewidth=3)
+            return
+        parts = ax.violinplot(values, positions=[pos], widths=0.85, showmedians=True, showextrema=False)
+        for body in parts["bodies"]:
+            body.set_facecolor(color)
+            body.set_edgecolor("#444444")
+            body.set_alpha(1.0)
+        parts["cmedians"].set_color("black")
+
     for ax, ((test, motifs), group) in zip(axes.flat, groups):
-        for i, model in enumerate(models):
-            sub = group[group["model"].astype(str) == model]
-            boxes = [(sample(sub["delta"]), colors[model], 2 * i * 1.2)]
-            if "control_delta" in sub:
-                boxes.append((sample(sub["control_delta"]), _lighter(colors[model]), 2 * i * 1.2 + 1))
-            for values, color, pos in boxes:
-                if values.size == 0:
-                    continue
-                bp = ax.boxplot(values, positions=[pos], widths=0.8, patch_artist=True, showfliers=True,
-                                flierprops={"markersize": 2, "alpha": 0.3, "markeredgecolor": color},
-                                medianprops={"color": "black"})
-                bp["boxes"][0].set_facecolor(color)
+        ticks, names, pos = [], [], 0.0
+        for s_name, s_value in subsets:
+            sub_group = group if s_value is None else group[group["label"] == s_value]
+            start = pos
+            for model in models:
+                sub = sub_group[sub_group["model"].astype(str) == model]
+                violin(ax, sample(sub["delta"]), pos, colors[model])
+                if "control_delta" in sub:
+                    violin(ax, sample(sub["control_delta"]), pos + 0.9, _lighter(colors[model]))
+                pos += 2.0
+            ticks.append((start + pos - 2.0 + 0.9) / 2)
+            n = int(sub_group["id"].nunique()) if "id" in sub_group else len(sub_group) // max(len(models), 1)
+            names.append(f"{s_name}\n(n {n})")
+            ax.axvline(pos - 0.55, color="#bbbbbb", linewidth=0.8)
+            pos += 0.3
         ax.axhline(0, color="grey", linewidth=0.8, linestyle="--", zorder=0)
-        ax.set_xticks([2 * i * 1.2 + 0.5 for i in range(len(models))], models,
-                      rotation=30 if len(models) > 2 else 0, ha="right" if len(models) > 2 else "center",
-                      fontsize=8)
-        ax.set_xlim(-0.8, 2 * (len(models) - 1) * 1.2 + 1.8)
+        ax.set_xticks(ticks, names, fontsize=8)
+        ax.set_xlim(-0.8, pos - 0.6)
         ax.set_title(f"{test}\n{motifs}", fontsize=9)
         ax.tick_params(axis="y", labelsize=8)
     for ax in axes.flat[len(groups):]:
@@ -175,13 +251,74 @@ def distributions_png(deltas: pd.DataFrame, path: str | Path, seed: int = 0) -> 
         row[0].set_ylabel("delta (nats)")
     from matplotlib.patches import Patch
 
-    first = colors[models[0]]
-    fig.legend(handles=[Patch(facecolor=first, label="perturbed (model colour)"),
-                        Patch(facecolor=_lighter(first), label="sham control (lighter)")],
-               loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.suptitle("Per-sequence deltas per model, beside the sham", fontsize=11)
-    fig.tight_layout(rect=(0, 0.35 / height, 1, 1 - 0.15 / height))
+    handles = [Patch(facecolor=colors[m], label=m) for m in models]
+    handles.append(Patch(facecolor=_lighter(colors[models[0]]), label="lighter: its sham control"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    fig.suptitle("Per-sequence deltas per label, each model beside its sham (shared y axis within a test)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1 - 0.1 / height))
     return _save(fig, path)
+
+
+def tested_motifs(results: pd.DataFrame) -> list[str]:
+    """Motif names the results' tests perturbed (``motifs`` split on ``+``), in order, without the sham."""
+    names: list[str] = []
+    for value in results.get("motifs", pd.Series(dtype=str)).dropna().astype(str):
+        for name in value.split("+"):
+            name = name.strip()
+            if name and name != "sham" and name not in names:
+                names.append(name)
+    return names
+
+
+def logo_pngs(names: list[str], out_dir: str | Path) -> dict[str, Path]:
+    """One information-content logo (logomaker) per motif name that resolves, as ``out_dir/logo_NAME.png``.
+
+    Parameters
+    ----------
+    names : list of str
+        Motif names or specs (:func:`motifprobe.engine.motif_sources.resolve_motifs`).
+    out_dir : str or Path
+        Folder of the PNGs (written atomically).
+
+    Returns
+    -------
+    dict of str to Path
+        Motif name -> PNG, for those that resolved; empty when logomaker is not installed. A name
+        that does not resolve (e.g. a motif from a file the report no longer sees) is left out.
+    """
+    try:
+        import logomaker
+    except ImportError:
+        return {}
+    from motifprobe.engine.errors import MotifprobeError
+    from motifprobe.engine.motif_sources import resolve_motifs
+
+    plt = _plt()
+    out: dict[str, Path] = {}
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        try:
+            (motif,) = resolve_motifs([name])[:1] or (None,)
+        except (MotifprobeError, ValueError):
+            continue
+        if motif is None:
+            continue
+        pwm = np.clip(np.asarray(motif.pwm, dtype=np.float64), 1e-9, None)
+        pwm = pwm / pwm.sum(axis=1, keepdims=True)
+        info = pwm * (2.0 + (pwm * np.log2(pwm)).sum(axis=1, keepdims=True))
+        frame = pd.DataFrame(info, columns=list("ACGT"))
+        fig, ax = plt.subplots(figsize=(max(2.5, 0.28 * len(frame) + 0.8), 1.6))
+        logomaker.Logo(frame, ax=ax, color_scheme="classic")
+        ax.set_ylim(0, 2)
+        ax.set_ylabel("bits", fontsize=8)
+        ax.set_xticks([])
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_title(motif.name, fontsize=9)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in motif.name)
+        out[motif.name] = _save(fig, Path(out_dir) / f"logo_{safe}.png")
+    return out
 
 
 def scorecard_png(scorecard: pd.DataFrame, summary: pd.DataFrame, path: str | Path) -> Path:
@@ -245,27 +382,31 @@ def scorecard_png(scorecard: pd.DataFrame, summary: pd.DataFrame, path: str | Pa
 
 # ---------------------------------------------------------------- HTML
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px auto;
-max-width:1300px;padding:0 16px;color:#222;line-height:1.4}
-h1{margin-bottom:4px}h2{border-bottom:2px solid #ddd;padding-bottom:3px;margin-top:32px}
-nav a{margin-right:14px}.scroll{overflow-x:auto}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.effect td.verdict{background:#c9ecc6;font-weight:bold}tr.untestable td.verdict{background:#fff29a}
-.stronger{font-weight:bold}figure{margin:16px 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:13px;color:#555}ul.statements li{margin-bottom:4px}.legend span{padding:2px 8px;margin-right:6px}
-"""
-_CAPTIONS = {"heatmap": "Mean delta per test and model; * marks an effect vs the sham.",
-             "distributions": "Per-sequence deltas per model (darker) beside the sham (lighter).",
-             "scorecard": "Scorecard against the planted rule, with each model's statement."}
+_CAPTIONS = {
+    "heatmap": (f"Mean delta (nats) per test and model; * marks a verdict of effect. Symmetric colour scale clipped "
+                f"at the {CLIP_PERCENTILE}th percentile of |mean delta| so that one very large cell does not wash out "
+                "the rest; cells beyond it take the end colour and keep their true value as label."),
+    "distributions": ("Per-sequence deltas (nats) per label: each model (its colour) beside its sham control "
+                      "(lighter), one y axis shared within each test; the dashed line is 0."),
+}
 _P_COLUMNS = {"p_vs_control", "q_vs_control", "subset_q", "q_value", "p_value"}
+SUMMARY_COLUMNS = ["model", "accuracy", "auroc", "beats_baseline", "learned_rule", "hits", "misses", "wrong_sign",
+                   "extras", "decoy_false_calls", "shortcuts"]
+"""Summary columns in the report (those present)."""
+RESULT_COLUMNS = [("model", "model"), ("test", "test"), ("motifs", "motifs"), ("verdict", "verdict"),
+                  ("direction", "sign"), ("subset", "subset"), ("subset_effect", "effect"),
+                  ("subset_control", "control"), ("subset_q", "q"), ("count", "n tested"), ("reason", "reason")]
+"""(column, heading) of the results table, in order (those present)."""
+PAIRWISE_COLUMNS = ["test", "motifs", "subset", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff", "q_value",
+                    "stronger"]
+
+
+_TEXT_COLUMNS = {"direction", "subset", "reason", "check", "stronger", "called_in"}
 
 
 def _fmt(value: Any, column: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return "" if column in _TEXT_COLUMNS else "n/a"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
@@ -275,41 +416,154 @@ def _fmt(value: Any, column: str = "") -> str:
     return str(value)
 
 
-def _table(frame: pd.DataFrame, columns: list[str], row_class=None, cell_class=None) -> str:
-    cols = [c for c in columns if c in frame.columns]
-    if len(frame) == 0 or not cols:
-        return "<p><em>(nothing to show)</em></p>"
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = []
-    for _, r in frame.iterrows():
-        tds = []
-        for c in cols:
-            klass = " ".join(filter(None, ["num" if isinstance(r[c], (int, float, np.number)) and not isinstance(
-                r[c], (bool, np.bool_)) else "", cell_class(c, r) if cell_class else ""]))
-            tds.append(f'<td class="{klass}">{html.escape(_fmt(r[c], c))}</td>')
-        klass = html.escape(row_class(r)) if row_class else ""
-        body.append(f'<tr class="{klass}">{"".join(tds)}</tr>')
-    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 
-def _scorecard_html(scorecard: pd.DataFrame) -> str:
-    rows, models, cells = _grid(scorecard, "status")
-    if not rows:
-        return "<p><em>(empty scorecard)</em></p>"
-    head = "<th>test</th>" + "".join(f"<th>{html.escape(m)}</th>" for m in models)
-    body = []
-    for r in rows:
-        tds = "".join(f'<td style="background:{STATUS_COLORS.get(cells.get((r, m)) or "", "#fff")}">'
-                      f'{html.escape(str(cells.get((r, m)) or ""))}</td>' for m in models)
-        body.append(f"<tr><th>{html.escape(r)}</th>{tds}</tr>")
-    legend = "".join(f'<span style="background:{c}">{html.escape(s)}</span>' for s, c in STATUS_COLORS.items())
-    return (f'<p class="legend">{legend}</p><div class="scroll"><table><tr>{head}</tr>'
-            f'{"".join(body)}</table></div>')
+def _cells(row: pd.Series, columns: list[str], klass=None) -> list[dict[str, str]]:
+    return [{"text": _fmt(row[c], c),
+             "klass": " ".join(filter(None, ["num" if _is_num(row[c]) and c not in _TEXT_COLUMNS else "",
+                                             klass(c, row) if klass else ""]))}
+            for c in columns]
+
+
+def rule_in_words(rule: Any) -> str:
+    """The planted rule as a sentence: its name, what it means and its motifs.
+
+    Parameters
+    ----------
+    rule : dict, str or None
+        A rule's metadata (``Rule.to_dict()``: ``name``, ``pos_motifs``, ``params``, or the older
+        ``gen_type`` form), its JSON, or None.
+
+    Returns
+    -------
+    str
+        E.g. "presence: positive iff every pos motif is present (AND); pos motifs STAT_known2,
+        CTCF_known1"; "(none recorded)" for None; the text itself when it is not a rule.
+    """
+    import json
+
+    if rule is None or rule == "" or rule == "(none recorded)":
+        return "(none recorded: results are not scored against a rule)"
+    if isinstance(rule, str):
+        try:
+            rule = json.loads(rule)
+        except ValueError:
+            return rule
+    if not isinstance(rule, dict):
+        return str(rule)
+    name = str(rule.get("name", rule.get("gen_type", "?")))
+    description = ""
+    try:
+        from motifprobe.engine.registry import get_registry, one_line_description
+
+        description = one_line_description(get_registry().get("rule", name).factory)
+    except Exception:  # noqa: BLE001 - an unknown or broken rule plugin still gets its name shown
+        description = ""
+    pos = rule.get("pos_motifs") or []
+    params = rule.get("params") or {k: v for k, v in rule.items() if k in ("min_dist", "max_dist")}
+    text = name + (f": {description}" if description else "")
+    if pos:
+        text += "; pos motifs " + ", ".join(map(str, pos))
+    if params:
+        text += "; " + ", ".join(f"{k} = {v}" for k, v in params.items())
+    return text
+
+
+def _figure(name: str, path: Path | None, caption: str | None = None) -> dict[str, str]:
+    path = Path(path) if path is not None else None
+    data = base64.b64encode(path.read_bytes()).decode("ascii") if path is not None and path.is_file() else ""
+    return {"name": name, "data": data, "caption": caption or _CAPTIONS.get(name, name)}
+
+
+def _learned(summary: pd.DataFrame) -> dict[str, bool]:
+    if "beats_baseline" not in summary or "model" not in summary:
+        return {}
+    return {str(m): bool(b) for m, b in zip(summary["model"], summary["beats_baseline"].fillna(False))}
+
+
+def _pairwise_context(pairwise: pd.DataFrame, summary: pd.DataFrame) -> dict[str, Any]:
+    if len(pairwise) == 0:
+        return {"note": "No paired comparison: fewer than two models.", "columns": [], "rows": []}
+    learned = _learned(summary)
+    keep = pairwise["model_a"].astype(str).map(learned).fillna(False).astype(bool) & \
+        pairwise["model_b"].astype(str).map(learned).fillna(False).astype(bool)
+    shown = pairwise[keep]
+    left = sorted(m for m, ok in learned.items() if not ok)
+    note = ("Paired Wilcoxon test between two models on the same sequences and perturbations, per test and label, of "
+            "the effect beyond the control on the probability scale (mean_a, mean_b); q: Benjamini–Hochberg; "
+            "'stronger' names the model that relies on the feature more where q < 0.05. Shown only for pairs of "
+            "models that both beat their majority baseline")
+    note += (f"; left out: {', '.join(left)} (did not beat it)." if left else ".") + " Every pair is in pairwise.csv."
+    if not len(shown):
+        note += " No pair of models that both learned."
+    cols = [c for c in PAIRWISE_COLUMNS if c in shown.columns]
+    return {"note": note, "columns": cols,
+            "rows": [{"cells": _cells(r, cols, lambda c, _r: {"stronger": "stronger", "motifs": "motifs"}.get(c, ""))}
+                     for _, r in shown.iterrows()]}
+
+
+def _scorecard_context(scorecard: pd.DataFrame) -> dict[str, Any]:
+    rows, models, cells = _grid(scorecard, "status") if len(scorecard) else ([], [], {})
+    expected = {}
+    if "expected_sign" in scorecard:
+        expected = {_label(r.test, r.motifs): ("" if pd.isna(r.expected_sign) else str(r.expected_sign))
+                    for r in scorecard.itertuples(index=False)}
+    return {"models": models, "expected": bool(expected),
+            "rows": [{"label": r, "expected": expected.get(r, ""),
+                      "cells": [{"status": str(cells.get((r, m)) or ""),
+                                 "colour": STATUS_COLORS.get(str(cells.get((r, m)) or ""), "#ffffff")}
+                                for m in models]} for r in rows]}
+
+
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("motifprobe.engine", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scorecard: pd.DataFrame,
+                  summary: pd.DataFrame, pairwise: pd.DataFrame, figures: dict[str, Path],
+                  rule: Any = None, logos: dict[str, Path] | None = None) -> str:
+    """The report's HTML text (see :func:`write_report`), rendered from ``engine/templates``."""
+    results, scorecard, summary, pairwise = (pd.DataFrame() if f is None else f
+                                             for f in (results, scorecard, summary, pairwise))
+    if rule is None:
+        rule = dataset_info.get("rule")
+    summary_cols = [c for c in SUMMARY_COLUMNS if c in summary.columns]
+    result_cols = [(c, h) for c, h in RESULT_COLUMNS if c in results.columns]
+    verdict_class = {"verdict": "verdict", "reason": "reason", "motifs": "motifs"}
+    context = {
+        "title": title,
+        "nav": [("summary", "Summary"), ("scorecard", "Scorecard"), ("figures", "Figures"), ("results", "Results"),
+                ("pairwise", "Pairwise"), ("legend", "Legend"), ("dataset", "Dataset")],
+        "rule_text": rule_in_words(rule),
+        "summary_columns": [c.replace("_", " ") for c in summary_cols],
+        "summary_rows": [{"cells": _cells(r, summary_cols, lambda c, rr: (
+            ("yes" if rr[c] else "no") if c == "beats_baseline" and isinstance(rr[c], (bool, np.bool_)) else ""))}
+            for _, r in summary.iterrows()] if summary_cols else [],
+        "statements": [str(s) for s in summary["statement"].fillna("")] if "statement" in summary else [],
+        "scorecard": _scorecard_context(scorecard),
+        "figures": [_figure(name, p) for name, p in figures.items()],
+        "logos": [dict(_figure(name, p), source="") for name, p in (logos or {}).items() if Path(p).is_file()],
+        "results": {"columns": [h for _, h in result_cols],
+                    "rows": [{"klass": str(r.get("verdict", "")),
+                              "cells": _cells(r, [c for c, _ in result_cols], lambda c, _r: verdict_class.get(c, ""))}
+                             for _, r in results.iterrows()]},
+        "pairwise": _pairwise_context(pairwise, summary),
+        "verdicts": VERDICT_TEXT,
+        "statuses": [{"name": s, "colour": STATUS_COLORS[s], "text": t} for s, t in STATUS_TEXT.items()],
+        "dataset": [(str(k) if k != "rule" else "rule (as stored)", _fmt(v)) for k, v in dataset_info.items()],
+    }
+    return _environment().get_template("report.html").render(**context)
 
 
 def write_report(path: str | Path, *, title: str, dataset_info: dict, results: pd.DataFrame,
                  scorecard: pd.DataFrame, summary: pd.DataFrame, pairwise: pd.DataFrame,
-                 figures: dict[str, Path]) -> Path:
+                 figures: dict[str, Path], rule: Any = None, logos: dict[str, Path] | None = None) -> Path:
     """Write one self-contained HTML report (no external files; PNGs as data URIs).
 
     Parameters
@@ -319,53 +573,28 @@ def write_report(path: str | Path, *, title: str, dataset_info: dict, results: p
     title : str
         Page title and heading.
     dataset_info : dict
-        Key/value pairs shown as the dataset block (rule, sizes, models...).
+        Key/value pairs shown as the dataset block (sizes, models...); its ``rule`` is also the
+        planted rule of the summary unless ``rule`` is given.
     results, scorecard, summary, pairwise : DataFrame
-        The compare frames.
+        The compare frames. Pairwise rows are shown only where both models beat their baseline
+        (summary ``beats_baseline``).
     figures : dict of str to Path
-        PNG files to embed, in order (e.g. ``heatmap``, ``distributions``, ``scorecard``).
+        PNG files to embed, in order (e.g. ``heatmap``, ``distributions``); a missing file is
+        named as not available.
+    rule : dict or str, optional
+        The planted rule (``Rule.to_dict()`` or its JSON), shown in words (:func:`rule_in_words`).
+    logos : dict of str to Path, optional
+        Motif name -> logo PNG (:func:`logo_pngs`).
 
     Returns
     -------
     Path
-        ``path``. Sections have ids ``summary``, ``scorecard``, ``figures``, ``results`` and
-        ``pairwise``; every text is escaped with :func:`html.escape`.
+        ``path``. Sections, in order, have ids ``summary``, ``scorecard``, ``figures``,
+        ``results``, ``pairwise``, ``legend`` and ``dataset``; jinja2 autoescapes every text.
     """
-    esc = html.escape
-    results, scorecard, summary, pairwise = (pd.DataFrame() if f is None else f
-                                             for f in (results, scorecard, summary, pairwise))
-    info = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(_fmt(v))}</td></tr>" for k, v in dataset_info.items())
-    statements = "".join(f"<li>{esc(str(s))}</li>" for s in summary.get("statement", pd.Series(dtype=str)).fillna(""))
-    figs = []
-    for name, fig_path in figures.items():
-        fig_path = Path(fig_path)
-        if not fig_path.is_file():
-            figs.append(f"<p><em>figure {esc(name)} not available</em></p>")
-            continue
-        data = base64.b64encode(fig_path.read_bytes()).decode("ascii")
-        figs.append(f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>{esc(_CAPTIONS.get(name, name))}</figcaption></figure>")
-    sections = [
-        ("summary", "Summary", _table(summary, ["model", "accuracy", "auroc", "beats_baseline", "hits", "misses", "wrong_sign",
-                                                "extras", "decoy_false_calls", "learned_rule"])
-         + f'<ul class="statements">{statements}</ul>'),
-        ("scorecard", "Scorecard", _scorecard_html(scorecard)),
-        ("figures", "Figures", "".join(figs) or "<p><em>(no figures)</em></p>"),
-        ("results", "Results", _table(
-            results, ["model", "test", "motifs", "verdict", "direction", "subset", "subset_effect", "subset_control",
-                      "subset_q", "count", "avg_loss_diff", "control_mean", "flip_rate", "reason"],
-            row_class=lambda r: str(r.get("verdict", "")), cell_class=lambda c, r: "verdict" if c == "verdict" else "")),
-        ("pairwise", "Paired model comparison", _table(
-            pairwise, ["test", "motifs", "subset", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff", "p_value",
-                       "q_value", "stronger"], cell_class=lambda c, r: "stronger" if c == "stronger" else "")
-         if len(pairwise) else "<p><em>(no paired comparison: fewer than two models)</em></p>"),
-    ]
-    nav = "".join(f'<a href="#{sid}">{esc(name)}</a>' for sid, name, _ in sections)
-    body = "".join(f'<section id="{sid}"><h2>{esc(name)}</h2>{content}</section>' for sid, name, content in sections)
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1><nav>{nav}</nav>"
-            f'<section id="dataset"><h2>Dataset</h2><table>{info}</table></section>{body}</body></html>\n')
+    page = render_report(title=title, dataset_info=dataset_info, results=results, scorecard=scorecard,
+                         summary=summary, pairwise=pairwise, figures=figures, rule=rule, logos=logos)
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+        tmp.write_text(page + "\n", encoding="utf-8")
     return path

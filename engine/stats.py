@@ -106,33 +106,39 @@ def rank_biserial(x: np.ndarray) -> float:
     return float((ranks[x > 0].sum() - ranks[x < 0].sum()) / ranks.sum())
 
 
+BOOTSTRAP_BATCH_CELLS = 2_000_000
+"""Resampled values held at once by :func:`bootstrap_ci` (bounds memory for large n)."""
+
+
 def bootstrap_ci(x: np.ndarray, rng: np.random.Generator, n_boot: int = 1000, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean, seeded, resampled in blocks to bound memory."""
+    """Percentile bootstrap CI of the mean: :func:`scipy.stats.bootstrap`, seeded by ``rng``.
+
+    Resampled in batches of at most :data:`BOOTSTRAP_BATCH_CELLS` values (memory stays bounded
+    for n up to 1e6 and beyond). An empty ``x`` gives NaN; one value, or all equal, give that
+    value (scipy would warn of a degenerate distribution).
+    """
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         return float("nan"), float("nan")
     if x.size == 1 or np.all(x == x[0]):
         return float(x[0]), float(x[0])
-    means = np.empty(n_boot)
-    block = max(1, min(n_boot, 2_000_000 // x.size))
-    for lo in range(0, n_boot, block):
-        hi = min(lo + block, n_boot)
-        means[lo:hi] = x[rng.integers(0, x.size, size=(hi - lo, x.size), dtype=np.int32)].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    from scipy.stats import bootstrap
+
+    res = bootstrap((x,), np.mean, n_resamples=n_boot, batch=max(1, BOOTSTRAP_BATCH_CELLS // x.size),
+                    vectorized=True, confidence_level=level, method="percentile", rng=rng)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN."""
+    """Benjamini-Hochberg adjusted p-values (:func:`scipy.stats.false_discovery_control`); NaN stays
+    NaN and is not counted in the family."""
     p = np.asarray(p, dtype=np.float64)
     q = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size == 0:
-        return q
-    order = ok[np.argsort(p[ok])]
-    m = ok.size
-    scaled = p[order] * m / np.arange(1, m + 1)
-    q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    ok = np.isfinite(p)
+    if ok.any():
+        from scipy.stats import false_discovery_control
+
+        q[ok] = false_discovery_control(p[ok], method="bh")
     return q
 
 

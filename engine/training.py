@@ -81,19 +81,28 @@ def training_end(model: Any, params: dict[str, Any], val_labels: np.ndarray,
 
 
 def split_indices(labels: np.ndarray, test_sz: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified, deterministic split: (train, val, test) index arrays; val and test of ``test_sz`` each."""
+    """Stratified, deterministic split: (train, val, test) index arrays, each sorted.
+
+    Two :func:`sklearn.model_selection.train_test_split` draws stratified by label and seeded by
+    ``seed``: the test set (``test_sz`` of the data, rounded up), then a validation set of the same
+    size from the rest. The same labels, ``test_sz`` and ``seed`` give the same split, so every
+    model of a compare is tested on the same sequences.
+    """
     if not 0 < test_sz < 0.5:
         raise MotifprobeError(f"test_sz must lie in (0, 0.5), got {test_sz}")
-    rng = np.random.default_rng([int(seed), 1])
-    train, val, test = [], [], []
-    for cls in np.unique(labels):
-        idx = np.flatnonzero(labels == cls)
-        idx = idx[rng.permutation(len(idx))]
-        n_test = int(round(len(idx) * test_sz))
-        test.append(idx[:n_test])
-        val.append(idx[n_test:2 * n_test])
-        train.append(idx[2 * n_test:])
-    return tuple(np.sort(np.concatenate(part)) for part in (train, val, test))  # type: ignore[return-value]
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    idx = np.arange(len(labels))
+    try:
+        rest, test = train_test_split(idx, test_size=test_sz, stratify=labels, random_state=int(seed))
+        train, val = train_test_split(rest, test_size=len(test), stratify=labels[rest], random_state=int(seed))
+    except ValueError as exc:  # a class too small to stratify, or fewer test rows than classes
+        classes, counts = np.unique(labels, return_counts=True)
+        per_class = ", ".join(f"label {c}: {k}" for c, k in zip(classes, counts))
+        raise MotifprobeError(f"{len(labels)} sequences ({per_class}) are too few to split with test_sz {test_sz} "
+                              f"(scikit-learn: {str(exc).strip().splitlines()[0]})") from None
+    return np.sort(train), np.sort(val), np.sort(test)
 
 
 def resolve_balance(balance: str | bool, labels: np.ndarray) -> bool:

@@ -110,22 +110,6 @@ EQUIVALENT: tuple[tuple[str, str, str, str], ...] = (
      "zeros were removed two lines above"),
     ("engine/stats.py", "bootstrap_ci", "if x.size == 1 or np.all(x == x[1]):",
      "with two or more values, all equal x[0] exactly when all equal x[1]"),
-    ("engine/stats.py", "bootstrap_ci", "block = max(2, min(n_boot, 2_000_000 // x.size))",
-     "the block size only bounds memory: generating (2, n) indices draws the same stream as two (1, n) "
-     "draws; it differs from the original only for n_boot = 1 (block clipped by hi) or x.size > 1e6"),
-    ("engine/stats.py", "bootstrap_ci", "block = max(1, min(n_boot, 2000001 // x.size))",
-     "same block size unless x.size divides 2,000,001 (3 x 666,667) and n_boot exceeds it; and the block "
-     "size does not change the draws"),
-    ("engine/stats.py", "bootstrap_ci",
-     "means[lo:hi] = x[rng.integers(x.size, size=(hi - lo, x.size), dtype=np.int32)].mean(axis=1)",
-     "integers(high) with one bound means integers(0, high)"),
-    ("engine/stats.py", "bootstrap_ci",
-     "means[lo:hi] = x[rng.integers(0, x.size, size=(hi - lo, x.size), )].mean(axis=1)",
-     "numpy draws bounded int64 through the same 32-bit path as int32 when the range fits 32 bits "
-     "(any x smaller than 4e9 values): the same indices"),
-    ("engine/stats.py", "benjamini_hochberg", "q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 2.0)",
-     "the running minimum from the top is at most max(p) * m / m = max(p) <= 1 for p-values, so the cap "
-     "never binds"),
     ("engine/stats.py", "summarize", "p = wilcoxon_p(diff[sel]) if (k) or True else np.nan",
      "wilcoxon_p of an empty array is NaN, the value the guard gives"),
     ("engine/stats.py", "Thresholds.__post_init__",

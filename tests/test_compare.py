@@ -162,7 +162,9 @@ def test_compare_writes_tables_figures_and_report(toy_compare):
     for name in ("heatmap.png", "distributions.png", "scorecard.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3 and "toy-order" in html and "scorecard" in html
+    logos = len(list((out / "logos").glob("*.png")))
+    assert logos == 3  # one logo per tested motif
+    assert html.count("data:image/png;base64,") == 2 + logos and "toy-order" in html and "scorecard" in html
     assert len(pd.read_csv(out / "compare.csv")) == len(result.results)
 
 

@@ -118,7 +118,8 @@ def victim(runs, tmp_path):
     def copy(plugin: str) -> tuple[Path, Path, Path]:
         root, data = runs
         run_dir = tmp_path / plugin
-        shutil.copytree(root / "runs" / plugin, run_dir)
+        # runs are saved under the plugin's canonical name ('sklearn' is an alias of 'kmer-logreg')
+        shutil.copytree(root / "runs" / {"sklearn": "kmer-logreg"}.get(plugin, plugin), run_dir)
         return run_dir, tmp_path / "MARKER", data
 
     return copy

@@ -162,7 +162,7 @@ def sklearn_run(tmp_path_factory):
 def test_cli_interpret_writes_deltas_by_default_and_summarize_reproduces_the_csv(sklearn_run, tmp_path, capsys):
     root, data = sklearn_run
     out = tmp_path / "res.csv"
-    assert main(["interpret", "--run", str(root / "runs" / "sklearn"), "--data-file", str(data), "--out", str(out),
+    assert main(["interpret", "--run", str(root / "runs" / "kmer-logreg"), "--data-file", str(data), "--out", str(out),
                  "--num-perturbs", "2", "--tests", "presence", "control"]) == 0
     deltas = tmp_path / "res.deltas.parquet"
     frame, meta = read_deltas(deltas)
@@ -278,7 +278,7 @@ def test_cli_exits_3_with_results_when_a_test_fails(sklearn_run, tmp_path, capsy
     monkeypatch.setattr(registry_module, "_registry", Registry(extra_plugins={"broken": BrokenTests}))
     root, data = sklearn_run
     out = tmp_path / "res.csv"
-    code = main(["interpret", "--run", str(root / "runs" / "sklearn"), "--data-file", str(data), "--out", str(out),
+    code = main(["interpret", "--run", str(root / "runs" / "kmer-logreg"), "--data-file", str(data), "--out", str(out),
                  "--num-perturbs", "2", "--tests", "presence", "crashes"])
     err = capsys.readouterr().err.strip()
     assert code == 3 and "2 of 4 result rows failed" in err and "\n" not in err
@@ -294,9 +294,9 @@ def test_cli_nan_model_is_one_line_and_writes_nothing(sklearn_run, tmp_path, cap
     monkeypatch.setattr(sklearn_kmer.SklearnKmer, "predict_proba",
                         lambda self, codes: np.full((len(codes), 2), np.nan, dtype=np.float32))
     out = tmp_path / "res.csv"
-    code = main(["interpret", "--run", str(root / "runs" / "sklearn"), "--data-file", str(data), "--out", str(out)])
+    code = main(["interpret", "--run", str(root / "runs" / "kmer-logreg"), "--data-file", str(data), "--out", str(out)])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "\n" not in err and "NaN" in err and "model 'sklearn'" in err
+    assert code == 2 and "\n" not in err and "NaN" in err and "model 'kmer-logreg'" in err
     assert not list(tmp_path.iterdir())
 
 

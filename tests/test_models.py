@@ -378,7 +378,7 @@ def test_registration():
     seen = {}
     for module in (torch_cnn, sklearn_kmer, xgboost_kmer):
         module.register_models(lambda name, factory, aliases=(): seen.update({name: (factory, aliases)}))
-    assert seen == {"torch-cnn": (TorchCNN, ("cnn",)), "sklearn": (SklearnKmer, ("sklearn-kmer",)),
+    assert seen == {"torch-cnn": (TorchCNN, ("cnn",)), "kmer-logreg": (SklearnKmer, ("sklearn", "sklearn-kmer")),
                     "xgboost-kmer": (XGBoostKmer, ("xgboost",))}
 
 

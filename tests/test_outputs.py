@@ -141,7 +141,7 @@ def test_overwrite_never_replaces_a_directory_holding_an_input(env, tmp_path, ca
     root, data, run, cmp = env
     before = snapshot(root)
     # the run being reused lives inside the --out-dir to be replaced (a compare run)
-    inner = cmp / "runs" / "sklearn"
+    inner = cmp / "runs" / "kmer-logreg"
     assert (inner / "manifest.json").exists()
     assert main(["compare", "--data-file", str(data), "--run", str(inner), "--out-dir", str(cmp), "--overwrite",
                  *SMALL]) == 2

@@ -55,7 +55,8 @@ def site(tmp_path, monkeypatch):
 def test_builtins_register_through_the_hooks():
     reg = Registry(entry_points=False)
     assert {"simdna", "fast"} <= set(reg.names("generator"))
-    assert {"torch-cnn", "sklearn", "xgboost-kmer"} <= set(reg.names("model"))
+    assert {"torch-cnn", "kmer-logreg", "xgboost-kmer"} <= set(reg.names("model"))
+    assert reg.get("model", "sklearn").name == "kmer-logreg"  # the former name is an alias
     assert reg.names("perturbation_test")[:5] == ["presence", "order", "distance", "interaction", "control"]
     assert reg.plugins["simdna"].builtin and reg.plugins["simdna"].distribution == "motifprobe"
 

@@ -330,16 +330,40 @@ def test_summarize_deterministic():
 # that together they catch such changes (docs/testing.md).
 
 def test_bootstrap_ci_is_the_percentile_bootstrap_of_the_given_stream():
-    """Same draws as a one-block reference: n_boot resamples, int32 indices over all of x."""
+    """Same draws as a one-block reference: n_boot resamples, indices over all of x, drawn from the
+    given generator (so the CI is what the hand-written bootstrap gave; scipy's quantile and
+    numpy's percentile differ in the last bit only)."""
     x = np.random.default_rng(8).normal(0, 1, 40)
     for n_boot, level in ((200, 0.95), (57, 0.8)):
-        idx = np.random.default_rng(7).integers(0, x.size, size=(n_boot, x.size), dtype=np.int32)
+        idx = np.random.default_rng(7).integers(0, x.size, size=(n_boot, x.size))
         means = x[idx].mean(axis=1)
         tail = (1 - level) / 2 * 100
         want = (float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail)))
-        assert bootstrap_ci(x, np.random.default_rng(7), n_boot=n_boot, level=level) == want
+        assert bootstrap_ci(x, np.random.default_rng(7), n_boot=n_boot, level=level) == pytest.approx(want, rel=1e-12)
     # the default is 1000 resamples at 95%
     assert bootstrap_ci(x, np.random.default_rng(1)) == bootstrap_ci(x, np.random.default_rng(1), 1000, 0.95)
+
+
+def test_bootstrap_ci_batches_bound_memory_without_changing_the_draws(monkeypatch):
+    """Large n is resampled a few rows at a time; the rows come from the same stream, so the CI is
+    the one of a single batch, and no batch holds more than BOOTSTRAP_BATCH_CELLS values."""
+    import scipy.stats
+
+    x = np.random.default_rng(10).normal(0, 1, 500)
+    whole = bootstrap_ci(x, np.random.default_rng(2), n_boot=300)
+    seen = []
+    real = scipy.stats.bootstrap
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["batch"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.stats, "bootstrap", spy)
+    monkeypatch.setattr("motifprobe.engine.stats.BOOTSTRAP_BATCH_CELLS", 1200)  # 2 rows of 500 at a time
+    assert bootstrap_ci(x, np.random.default_rng(2), n_boot=300) == whole
+    monkeypatch.setattr("motifprobe.engine.stats.BOOTSTRAP_BATCH_CELLS", 100)  # fewer cells than n: 1 row
+    assert bootstrap_ci(x, np.random.default_rng(2), n_boot=300) == whole
+    assert seen == [2, 1]
 
 
 def test_bootstrap_ci_short_cuts_and_float64():

@@ -1,4 +1,5 @@
-"""The ``sklearn`` model: scikit-learn classifiers on k-mer count features.
+"""The ``kmer-logreg`` model (alias ``sklearn``): logistic regression on k-mer frequencies, or
+another scikit-learn classifier on k-mer counts (``estimator=``).
 
 scikit-learn fits the estimator; the fitted model is then kept, saved and used as plain arrays
 (coefficients, intercepts, log-probabilities, tree node arrays), written with safetensors next
@@ -24,6 +25,9 @@ from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.kmers import check_k, chunk_rows, kmer_features
 from motifprobe.engine.models import SequenceModel
 
+MODEL = "kmer-logreg"
+# The name saved models carry in config.json (``plugin``): runs saved before the model was named
+# kmer-logreg keep loading, and the old name stays an alias.
 PLUGIN = "sklearn"
 ESTIMATORS = ("logistic_regression", "random_forest", "gradient_boosting", "naive_bayes")
 MODEL_FILE = "model.safetensors"
@@ -274,12 +278,12 @@ def _predict_arrays(name: str, arrays: dict[str, np.ndarray], facts: dict[str, A
 
 
 class SklearnKmer(SequenceModel):
-    """A scikit-learn classifier on k-mer counts (relative frequencies for logistic regression).
+    """Logistic regression on k-mer frequencies (or another scikit-learn classifier on k-mer counts).
 
     Parameters
     ----------
     **params
-        Declared in :attr:`parameters` (``motifprobe plugins sklearn`` lists them).
+        Declared in :attr:`parameters` (``motifprobe plugins kmer-logreg`` lists them).
 
     Attributes
     ----------
@@ -380,4 +384,4 @@ class SklearnKmer(SequenceModel):
 
 @hookimpl
 def register_models(register):
-    register("sklearn", SklearnKmer, aliases=("sklearn-kmer",))
+    register(MODEL, SklearnKmer, aliases=(PLUGIN, "sklearn-kmer"))

@@ -60,7 +60,8 @@ class XGBoostKmer(SequenceModel):
         Param("early_stop", int, 20, "stop after this many rounds without validation AUROC improvement (0 = off)",
               low=0),
         Param("balance", bool, False, "weight samples so that both classes weigh the same"),
-        Param("num_threads", int, 2, "XGBoost threads during fit/predict (0 = all cores)", low=0),
+        Param("num_threads", int, 0, "XGBoost threads during fit/predict (0, the default: all the machine's cores, "
+              "os.cpu_count(); the trees are the same for any number)", low=0),
     )
 
     def _n_jobs(self) -> int:
