@@ -451,8 +451,8 @@ def read_dataset(path: str | Path) -> Dataset:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise MotifprobeError(
-            f"data file {str(path)!r} is not a readable Parquet dataset ({str(exc).splitlines()[0][:120]}); "
-            "create one with 'motifprobe generate'") from None
+            f"data file {str(path)!r} is not a readable Parquet dataset ({str(exc).splitlines()[0]}); "
+            "create one with 'motifprobe generate' or 'motifprobe import'") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise MotifprobeError(

@@ -124,6 +124,9 @@ class JasparSource:
             raise MotifprobeError("jaspar: give a matrix ID or TF name after 'jaspar:' (e.g. jaspar:MA0139.2, jaspar:CTCF)")
         if _JASPAR_ID.match(query):
             return [self._by_id(query.upper())]
+        head, _, tail = query.partition("_")
+        if tail and _JASPAR_ID.match(head):  # the ID_NAME form the listing shows (MA0139.2_CTCF)
+            return [self._by_id(head.upper())]
         return self._by_name(query)
 
     def _by_id(self, matrix_id: str) -> Motif:

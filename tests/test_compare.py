@@ -183,3 +183,25 @@ def test_existing_output_directory_is_refused(toy_compare, order_ds):
     _, out, registry = toy_compare
     with pytest.raises(MotifprobeError, match="--overwrite"):
         compare(order_ds, ["toy-order"], out_dir=out, registry=registry)
+
+
+def test_no_verdict_contradicts_the_numbers_shown_beside_it(toy_compare):
+    """Walk every row as the report and the CLI show it: a called effect's deciding subset meets
+    both thresholds there; a row read 'none' does not; a check's verdict names a check that failed."""
+    result, out, _ = toy_compare
+    t = result.metadata["thresholds"]
+    shown = pd.read_csv(out / "compare.csv")
+    assert len(shown) == len(result.results) and shown["reason"].notna().all()
+    for _, row in shown.iterrows():
+        meets = row["subset_q"] < t["alpha"] and abs(row["subset_effect"]) >= t["min_effect"]
+        if row["verdict"] == "effect":
+            assert meets, row.to_dict()
+            assert row["direction"] == ("+" if row["subset_effect"] >= 0 else "-")
+            assert row["subset"] in str(row["called_in"]).split(",")
+        elif row["verdict"] == "none":
+            assert not meets, row.to_dict()
+        elif row["verdict"] in ("composition", "position"):
+            assert meets and row["check"] == row["verdict"], row.to_dict()
+            need = min(t["min_effect"], 0.25 * abs(row["subset_effect"]))
+            assert not (row["check_q"] < t["alpha"] and abs(row["check_effect"]) >= need
+                        and row["check_effect"] * row["subset_effect"] > 0), row.to_dict()

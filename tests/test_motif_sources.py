@@ -161,3 +161,12 @@ def test_search_lists_names_of_a_source(no_network, meme_file):
     assert "CTCF_known1" in search_motifs("ctcf_KNOWN")
     assert "MA0139.2_CTCF" in search_motifs("ctcf", "jaspar")
     assert search_motifs("gat", f"meme:{meme_file}") == ["GATA"]
+
+
+def test_jaspar_accepts_the_id_name_form_the_listing_shows():
+    from motifprobe.engine.motif_sources import resolve_motifs
+
+    (by_listing,) = resolve_motifs(["jaspar:MA0139.2_CTCF"])
+    (by_id,) = resolve_motifs(["jaspar:MA0139.2"])
+    assert by_listing.name == by_id.name == "MA0139.2_CTCF"
+    assert (by_listing.pwm == by_id.pwm).all()

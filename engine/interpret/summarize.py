@@ -168,7 +168,7 @@ def read_deltas(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise MotifprobeError(f"{where} is not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
+        raise MotifprobeError(f"{where} is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     raw = (table.schema.metadata or {}).get(DELTAS_METADATA_KEY)
     if raw is None:
         raise MotifprobeError(f"{where} has no motifprobe deltas metadata; write one with 'interpret --deltas'")
