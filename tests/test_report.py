@@ -265,7 +265,9 @@ def test_templates_are_package_data():
     from pathlib import Path
 
     pyproject = tomllib.loads((Path(report.__file__).parents[1] / "pyproject.toml").read_text())
-    assert "templates/*.html" in pyproject["tool"]["setuptools"]["package-data"]["motifprobe.engine"]
+    tool = pyproject["tool"]["setuptools"]
+    assert "motifprobe.engine.templates" in tool["packages"]  # so a wheel carries them (and setuptools is quiet)
+    assert "*.html" in tool["package-data"]["motifprobe.engine.templates"]
 
 
 def test_logos_of_tested_motifs(tmp_path):
