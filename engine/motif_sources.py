@@ -204,7 +204,7 @@ def _read_meme(path: Path) -> list[tuple[str, np.ndarray]]:
         raise MotifprobeError(f"motif file {shown!r} is not a text MEME file") from None
     except (ValueError, AttributeError, IndexError, TypeError) as exc:
         raise MotifprobeError(f"motif file {shown!r}: malformed matrix ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:80] if str(exc) else 'unreadable'})") from None
+                              f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
     missing = [k for k in declared if k not in read]
     if missing or len(declared) != len(read):
         twice = sorted({k for k in declared if declared.count(k) > 1})
@@ -224,7 +224,7 @@ def _read_biopython(path: Path, fmt: str) -> list[tuple[str, np.ndarray]]:
         raise MotifprobeError(f"motif file {shown!r} is not a text {FILE_FORMATS[fmt]} file") from None
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise MotifprobeError(f"motif file {shown!r}: malformed matrix ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:80] if str(exc) else 'unreadable'})") from None
+                              f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
     out = []
     for i, m in enumerate(parsed):
         key = " ".join(str(x) for x in (getattr(m, "matrix_id", None), m.name) if x) or f"motif{i + 1}"

@@ -292,7 +292,7 @@ def open_genome(path: str | os.PathLike):
     try:
         return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=False)
     except Exception as exc:  # noqa: BLE001 - pyfaidx raises several types (indexing, bgzip, OSError)
-        first = str(exc).splitlines()[0].split(". ")[0][:160] if str(exc) else type(exc).__name__
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MotifprobeError(f"--genome file {str(path)!r} could not be indexed by pyfaidx: {first} "
                               "(a plain or bgzip-compressed FASTA is needed)") from None
 
