@@ -31,12 +31,12 @@ import pandas as pd
 from motifprobe.engine.dataset import Dataset, empty_sites
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.motif_library import Motif
+from motifprobe.engine.sequences import one_hot
 
 DEFAULT_P_VALUE = 1e-4
 SITE_MODES = ("replace", "add")
 # Sequences per fimo call: bounded by bases so that the one-hot block stays near 40 MB.
 CHUNK_BASES = 10_000_000
-_ACGT = np.arange(4, dtype=np.uint8)[None, :, None]
 
 
 def numba_cache_dir() -> Path:
@@ -117,7 +117,7 @@ def scan_codes(codes: np.ndarray, motifs: list[Motif], *, p_value: float = DEFAU
     parts = []
     for lo in range(0, n, step):
         block = codes[lo:lo + step]
-        hits = fimo(pwms, block[:, None, :] == _ACGT, threshold=p_value)
+        hits = fimo(pwms, one_hot(block, dtype=np.bool_), threshold=p_value)
         for i, frame in enumerate(hits):
             if len(frame):
                 parts.append(pd.DataFrame({

@@ -1669,11 +1669,10 @@ def test_a_test_without_primary_arm_reads_the_perturbed_arm(ds, registry):
     assert res.flip_rate.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
 
 
-def test_control_deltas_missing_is_all_nan():
-    got = run_mod.ControlDeltas.missing(3)
-    assert len(got) == 3
-    for part in got:
-        assert part.dtype == np.float64 and part.shape == (3,) and np.isnan(part).all()
+def test_control_deltas_of_a_plain_tuple_fills_the_probability_scale_with_nan():
+    got = run_mod.ControlDeltas.of((np.zeros(3), np.ones(3)), 3)
+    assert got.delta.tolist() == [0.0] * 3 and got.flip_rate.tolist() == [1.0] * 3
+    assert got.prob_effect.dtype == np.float64 and got.prob_effect.shape == (3,) and np.isnan(got.prob_effect).all()
 
 
 # == motif sources ===============================================================================

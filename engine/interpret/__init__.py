@@ -20,7 +20,7 @@ import pandas as pd
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError, TestFault
 from motifprobe.engine.interpret.plan import Unit, eligible_rows, make_test, plan, plan_tests
-from motifprobe.engine.interpret.run import PREDICT_BLOCK, ControlDeltas, UnitDeltas, predict, run_sham, run_unit
+from motifprobe.engine.interpret.run import PREDICT_BLOCK, UnitDeltas, predict, run_sham, run_unit
 from motifprobe.engine.interpret.summarize import (DELTA_COLUMNS, RESULT_COLUMNS, deltas_metadata, motif_sources,
                                                    read_deltas, summarize_deltas, summarize_file, write_deltas)
 from motifprobe.engine.models import as_model, output_kind
@@ -197,8 +197,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         rows_idx = position.get_indexer(unit.ids)
         rows = dataset.subset(rows_idx)
         done = [0]
-        uses_sham = unit.control == "sham" or any("sham" in check[:2] for check in unit.checks)
-        total = 2 * len(rows) if uses_sham and unit.motifs not in shams else len(rows)
+        total = 2 * len(rows) if unit.needs_sham and unit.motifs not in shams else len(rows)
 
         def task(n: int, _unit=unit, _done=done, _total=total) -> None:
             _done[0] += n
@@ -207,15 +206,13 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
 
         task(0)
         try:
-            if uses_sham and unit.motifs not in shams:
+            if unit.needs_sham and unit.motifs not in shams:  # shared by the tests on the same motifs
                 shams[unit.motifs] = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background,
                                               original=original[rows_idx], k=k, batch_size=block, who=who,
                                               progress=task)
-            # A test read against its own control needs no sham: no model calls spent on one.
-            sham = shams[unit.motifs] if uses_sham else ControlDeltas.missing(len(rows))
             result = run_unit(unit, rows, model, seed=seed, scorer=scorer, background=background,
                               original=original[rows_idx], registry=registry, batch_size=block, who=who,
-                              sham=sham, progress=task)
+                              sham=shams.get(unit.motifs), progress=task)
         except TestFault as exc:
             records.append(unit_record(model_name, unit, "error", str(exc)))
             continue

@@ -63,6 +63,11 @@ class Unit:
     def params_json(self) -> str:
         return json.dumps(self.params, sort_keys=True) if self.params else ""
 
+    @property
+    def needs_sham(self) -> bool:
+        """Whether the verdict reads the engine's sham (as the control, or in a check)."""
+        return self.control == "sham" or any("sham" in check[:2] for check in self.checks)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-serializable)."""
         out = asdict(self)

@@ -59,9 +59,9 @@ class ControlDeltas(NamedTuple):
     prob_effect: np.ndarray
 
     @classmethod
-    def missing(cls, n: int) -> "ControlDeltas":
-        """No sham was run (the test reads against its own control): NaN throughout."""
-        return cls(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan))
+    def of(cls, sham: tuple, n: int) -> "ControlDeltas":
+        """A :func:`run_sham` result, or a plain (delta, flip_rate[, prob_effect]) tuple."""
+        return cls(sham[0], sham[1], sham[2] if len(sham) > 2 else np.full(n, np.nan))
 
 
 def predict(model: Any, codes: np.ndarray, block: int = PREDICT_BLOCK, who: str = "the model") -> np.ndarray:
@@ -211,7 +211,7 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     test = make_test(registry, unit.test, unit.params)
     primary = getattr(test, "primary_arm", "perturbed")
     k = unit.num_perturbs
-    if sham is None:
+    if sham is None and unit.needs_sham:  # a test read against its own control spends no model calls on one
         sham = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background, original=original,
                         k=k, batch_size=batch_size, who=who)
     context = context_key("test", seed, unit.test, *unit.motifs)
@@ -268,9 +268,13 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
             progress(len(idx))
     if control_name != SHAM and control_name not in arm_deltas and n:
         raise TestFault(f"{tester} names control {control_name!r}, which is neither 'sham' nor one of its arms")
-    if not (n and np.all(np.isnan(sham[0]))):  # a sham that was not run leaves no arm_sham column
-        arm_deltas[SHAM], arm_probs[SHAM] = sham[0], (sham[2] if len(sham) > 2 else np.full(n, np.nan))
-    if control_name != SHAM and n:
-        sham = ControlDeltas(arm_deltas[control_name], control_flips, arm_probs.get(control_name, np.full(n, np.nan)))
-    control_prob = sham[2] if len(sham) > 2 else np.full(n, np.nan)
-    return UnitDeltas(delta, sham[0], flips, sham[1], arm_deltas, prob, control_prob, arm_probs)
+    if sham is not None:
+        sham = ControlDeltas.of(sham, n)
+        arm_deltas[SHAM], arm_probs[SHAM] = sham.delta, sham.prob_effect
+    if control_name == SHAM:
+        control = sham if sham is not None else ControlDeltas.of((np.full(n, np.nan), np.full(n, np.nan)), n)
+    else:
+        control = ControlDeltas(arm_deltas.get(control_name, np.zeros(n)), control_flips,
+                                arm_probs.get(control_name, np.full(n, np.nan)))
+    return UnitDeltas(delta, control.delta, flips, control.flip_rate, arm_deltas, prob, control.prob_effect,
+                      arm_probs)
