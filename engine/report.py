@@ -109,13 +109,62 @@ def robust_limit(values: Any, percentile: float = CLIP_PERCENTILE) -> float:
     return limit if limit > 0 else (float(v.max()) or 1.0)
 
 
+def _ci_text(low: Any, high: Any) -> str:
+    """``[low, high]`` to 2 decimals, or "" when either end is missing."""
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        return ""
+    return f"[{low:.2f}, {high:.2f}]" if np.isfinite(low) and np.isfinite(high) else ""
+
+
+def heatmap_figure(results: pd.DataFrame):
+    """The heatmap of :func:`heatmap_png` as a matplotlib Figure (not saved; the caller closes it)."""
+    plt = _plt()
+    rows, models, means = _grid(results, "avg_loss_diff")
+    verdicts = _grid(results, "verdict")[2]
+    has_ci = {"ci_low", "ci_high"} <= set(results.columns)
+    lows = _grid(results, "ci_low")[2] if has_ci else {}
+    highs = _grid(results, "ci_high")[2] if has_ci else {}
+    data = np.full((max(len(rows), 1), max(len(models), 1)), np.nan)
+    for (row, model), v in means.items():
+        data[rows.index(row), models.index(model)] = float(v) if v is not None else np.nan
+    vmax = robust_limit(data)
+    row_h = 0.62 if has_ci else 0.42
+    fig, ax = plt.subplots(figsize=(2.2 + 1.6 * data.shape[1], max(2.6, 1.4 + row_h * data.shape[0])))
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#d0d0d0")
+    im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
+    for i, row in enumerate(rows):
+        for j, model in enumerate(models):
+            v = data[i, j]
+            star = "*" if verdicts.get((row, model)) == "effect" else ""
+            text = f"{v:.2f}{star}" if np.isfinite(v) else "n/a"
+            ci = _ci_text(lows.get((row, model)), highs.get((row, model))) if np.isfinite(v) else ""
+            if ci:
+                text += "\n" + ci
+            dark = np.isfinite(v) and abs(v) > 0.6 * vmax
+            ax.text(j, i, text, ha="center", va="center", fontsize=8.5 if ci else 9, linespacing=1.15,
+                    color="white" if dark else "black")
+    ax.set_xticks(range(len(models)), models, rotation=20 if len(models) > 3 else 0,
+                  ha="right" if len(models) > 3 else "center")
+    ax.set_yticks(range(len(rows)), rows, fontsize=9)
+    ax.tick_params(length=0)
+    ax.set_title("Mean delta per test and model" + (" [95% CI]" if has_ci else ""))
+    clipped = bool(np.nanmax(np.abs(data), initial=0) > vmax) if np.isfinite(data).any() else False
+    bar = fig.colorbar(im, ax=ax, fraction=0.08, pad=0.03, extend="both" if clipped else "neither")
+    bar.set_label(f"mean delta (nats), scale clipped at ±{vmax:.2f}\n(the {CLIP_PERCENTILE}th percentile of |values|)",
+                  fontsize=8)
+    return fig
+
+
 def heatmap_png(results: pd.DataFrame, path: str | Path) -> Path:
-    """Heatmap of mean delta per test (rows) and model (columns), on a symmetric, robust scale.
+    """Heatmap of mean delta and its CI per test (rows) and model (columns), on a symmetric, robust scale.
 
     Parameters
     ----------
     results : DataFrame
-        Compare results with ``model``, ``test``, ``motifs``, ``avg_loss_diff`` and ``verdict``.
+        Compare results with ``model``, ``test``, ``motifs``, ``avg_loss_diff`` and ``verdict``;
+        with ``ci_low`` and ``ci_high`` (the 95% bootstrap CI of the mean delta) when present.
     path : str or Path
         Where the PNG goes (written atomically).
 
@@ -125,36 +174,10 @@ def heatmap_png(results: pd.DataFrame, path: str | Path) -> Path:
         ``path``. Colours are diverging, centred at 0, with limits ±(:data:`CLIP_PERCENTILE`-th
         percentile of |mean delta|) (:func:`robust_limit`), so one very large cell does not wash
         out the rest; a cell beyond the limit takes the end colour and its label keeps the true
-        value. Each cell shows the value to 2 decimals and ``*`` when the verdict is ``effect``;
-        NaN cells are grey, "n/a".
+        value. Each cell shows the value to 2 decimals, ``*`` when the verdict is ``effect`` and,
+        below it, its CI as ``[low, high]`` (when the results have one); NaN cells are grey, "n/a".
     """
-    plt = _plt()
-    rows, models, means = _grid(results, "avg_loss_diff")
-    verdicts = _grid(results, "verdict")[2]
-    data = np.full((max(len(rows), 1), max(len(models), 1)), np.nan)
-    for (row, model), v in means.items():
-        data[rows.index(row), models.index(model)] = float(v) if v is not None else np.nan
-    vmax = robust_limit(data)
-    fig, ax = plt.subplots(figsize=(2.2 + 1.5 * data.shape[1], max(2.6, 1.4 + 0.42 * data.shape[0])))
-    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#d0d0d0")
-    im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
-    for i, row in enumerate(rows):
-        for j, model in enumerate(models):
-            v = data[i, j]
-            star = "*" if verdicts.get((row, model)) == "effect" else ""
-            text = f"{v:.2f}{star}" if np.isfinite(v) else "n/a"
-            dark = np.isfinite(v) and abs(v) > 0.6 * vmax
-            ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
-    ax.set_xticks(range(len(models)), models, rotation=20 if len(models) > 3 else 0,
-                  ha="right" if len(models) > 3 else "center")
-    ax.set_yticks(range(len(rows)), rows, fontsize=9)
-    ax.tick_params(length=0)
-    ax.set_title("Mean delta per test and model")
-    clipped = bool(np.nanmax(np.abs(data), initial=0) > vmax) if np.isfinite(data).any() else False
-    bar = fig.colorbar(im, ax=ax, fraction=0.08, pad=0.03, extend="both" if clipped else "neither")
-    bar.set_label(f"mean delta (nats), scale clipped at ±{vmax:.2f}\n(the {CLIP_PERCENTILE}th percentile of |values|)",
-                  fontsize=8)
-    return _save(fig, path)
+    return _save(heatmap_figure(results), path)
 
 
 def _lighter(color, amount: float = 0.6):
@@ -383,7 +406,8 @@ def scorecard_png(scorecard: pd.DataFrame, summary: pd.DataFrame, path: str | Pa
 # ---------------------------------------------------------------- HTML
 
 _CAPTIONS = {
-    "heatmap": (f"Mean delta (nats) per test and model; * marks a verdict of effect. Symmetric colour scale clipped "
+    "heatmap": (f"Mean delta (nats) per test and model, with its 95% bootstrap confidence interval [low, high] below "
+                f"it; * marks a verdict of effect. Symmetric colour scale clipped "
                 f"at the {CLIP_PERCENTILE}th percentile of |mean delta| so that one very large cell does not wash out "
                 "the rest; cells beyond it take the end colour and keep their true value as label."),
     "distributions": ("Per-sequence deltas (nats) per label: each model (its colour) beside its sham control "
@@ -527,8 +551,12 @@ def _environment():
 
 def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scorecard: pd.DataFrame,
                   summary: pd.DataFrame, pairwise: pd.DataFrame, figures: dict[str, Path],
-                  rule: Any = None, logos: dict[str, Path] | None = None) -> str:
+                  rule: Any = None, logos: dict[str, Path] | None = None,
+                  profiles: pd.DataFrame | None = None) -> str:
     """The report's HTML text (see :func:`write_report`), rendered from ``engine/templates``."""
+    from motifprobe.engine.profile_figures import curves_context
+
+    curves = curves_context(profiles)
     results, scorecard, summary, pairwise = (pd.DataFrame() if f is None else f
                                              for f in (results, scorecard, summary, pairwise))
     if rule is None:
@@ -538,8 +566,10 @@ def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scor
     verdict_class = {"verdict": "verdict", "reason": "reason", "motifs": "motifs"}
     context = {
         "title": title,
-        "nav": [("summary", "Summary"), ("scorecard", "Scorecard"), ("figures", "Figures"), ("results", "Results"),
-                ("pairwise", "Pairwise"), ("legend", "Legend"), ("dataset", "Dataset")],
+        "nav": [("summary", "Summary"), ("scorecard", "Scorecard"), ("figures", "Figures")]
+        + ([("curves", "Grammar curves")] if curves else [])
+        + [("results", "Results"), ("pairwise", "Pairwise"), ("legend", "Legend"), ("dataset", "Dataset")],
+        "curves": curves,
         "rule_text": rule_in_words(rule),
         "summary_columns": [c.replace("_", " ") for c in summary_cols],
         "summary_rows": [{"cells": _cells(r, summary_cols, lambda c, rr: (
@@ -555,6 +585,7 @@ def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scor
                              for _, r in results.iterrows()]},
         "pairwise": _pairwise_context(pairwise, summary),
         "verdicts": VERDICT_TEXT,
+        "clip_percentile": CLIP_PERCENTILE,
         "statuses": [{"name": s, "colour": STATUS_COLORS[s], "text": t} for s, t in STATUS_TEXT.items()],
         "dataset": [(str(k) if k != "rule" else "rule (as stored)", _fmt(v)) for k, v in dataset_info.items()],
     }
@@ -563,7 +594,8 @@ def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scor
 
 def write_report(path: str | Path, *, title: str, dataset_info: dict, results: pd.DataFrame,
                  scorecard: pd.DataFrame, summary: pd.DataFrame, pairwise: pd.DataFrame,
-                 figures: dict[str, Path], rule: Any = None, logos: dict[str, Path] | None = None) -> Path:
+                 figures: dict[str, Path], rule: Any = None, logos: dict[str, Path] | None = None,
+                 profiles: pd.DataFrame | None = None) -> Path:
     """Write one self-contained HTML report (no external files; PNGs as data URIs).
 
     Parameters
@@ -585,15 +617,22 @@ def write_report(path: str | Path, *, title: str, dataset_info: dict, results: p
         The planted rule (``Rule.to_dict()`` or its JSON), shown in words (:func:`rule_in_words`).
     logos : dict of str to Path, optional
         Motif name -> logo PNG (:func:`logo_pngs`).
+    profiles : DataFrame, optional
+        Insertion profiles (:data:`motifprobe.engine.profile_figures.PROFILE_COLUMNS`): when
+        given and not empty, a "Grammar curves" section (id ``curves``, after ``figures``) shows
+        one curve figure per profile and the called points per model
+        (:func:`motifprobe.engine.profile_figures.curves_context`); None or empty: no section.
 
     Returns
     -------
     Path
         ``path``. Sections, in order, have ids ``summary``, ``scorecard``, ``figures``,
-        ``results``, ``pairwise``, ``legend`` and ``dataset``; jinja2 autoescapes every text.
+        (``curves``,) ``results``, ``pairwise``, ``legend`` and ``dataset``; jinja2 autoescapes
+        every text.
     """
     page = render_report(title=title, dataset_info=dataset_info, results=results, scorecard=scorecard,
-                         summary=summary, pairwise=pairwise, figures=figures, rule=rule, logos=logos)
+                         summary=summary, pairwise=pairwise, figures=figures, rule=rule, logos=logos,
+                         profiles=profiles)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(page + "\n", encoding="utf-8")

@@ -30,6 +30,8 @@ def make_frames(models=MODELS, tests=TESTS, n_seqs=60, seed=0):
         verdict = ["effect", "none", "untestable"][k % 3]
         results.append({"model": model, "test": test, "motifs": motifs, "verdict": verdict,
                         "direction": "+" if shift > 0 else "-", "count": n_seqs, "avg_loss_diff": float(d.mean()),
+                        "ci_low": float(d.mean() - 2 * d.std() / np.sqrt(n_seqs)),
+                        "ci_high": float(d.mean() + 2 * d.std() / np.sqrt(n_seqs)),
                         "control_mean": float(c.mean()), "p_vs_control": 1e-5 * (k + 1),
                         "subset": "label1", "subset_effect": float(d.mean() / 4), "subset_control": float(c.mean() / 4),
                         "subset_q": 1e-5 * k, "flip_rate": 0.1, "reason": "<b>escaped</b>" if k == 0 else f"why {k}"})
@@ -113,6 +115,30 @@ def test_heatmap_colours_every_cell_by_its_mean_on_a_symmetric_scale(tmp_path):
     # more models make a wider figure, more tests a taller one
     one = pixels(report.heatmap_png(make_frames(models=["a"], tests=TESTS[:1])[0], tmp_path / "one.png"))
     assert image.shape[1] > one.shape[1] + 300 and image.shape[0] > one.shape[0] + 100
+
+
+def test_heatmap_cells_show_the_mean_and_its_ci():
+    import matplotlib.pyplot as plt
+
+    results = make_frames(models=["a", "b"], tests=TESTS[:3])[0]
+    results.loc[1, ["ci_low", "ci_high"]] = np.nan  # a row without a CI shows its mean alone
+    fig = report.heatmap_figure(results)
+    try:
+        texts = {t.get_text() for t in fig.axes[0].texts}
+    finally:
+        plt.close(fig)
+    for i, r in results.iterrows():
+        star = "*" if r["verdict"] == "effect" else ""
+        want = f"{r['avg_loss_diff']:.2f}{star}"
+        if i != 1:
+            want += f"\n[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        assert want in texts, (want, texts)
+    fig = report.heatmap_figure(results.drop(columns=["ci_low", "ci_high"]))
+    try:
+        assert not any("[" in t.get_text() for t in fig.axes[0].texts)
+        assert "CI" not in fig.axes[0].get_title()
+    finally:
+        plt.close(fig)
 
 
 def test_heatmap_nan_cells_are_grey(tmp_path):
@@ -219,6 +245,7 @@ def test_legend_defines_every_status_verdict_unit_and_sign(built):
         assert f'<span class="swatch" style="background:{colour}"></span>{status}</dt>' in legend
     assert "perturbed loss − original loss" in legend and "nats" in legend and "probability scale" in legend
     assert "relied on" in legend and "sequences tested" in legend and "contain the motif" in legend
+    assert "CI" in terms and f"{report.CLIP_PERCENTILE}th percentile of |mean delta|" in legend
     figures = section(built[2].read_text(encoding="utf-8"), "figures")
     assert f"clipped at the {report.CLIP_PERCENTILE}th percentile" in figures
 
