@@ -513,12 +513,6 @@ def cmd_train(args) -> int:
         run = api.train(ds, args.model_plugin, out_dir=args.out_dir, model_name=args.model_name,
                         progress=per_epoch, **kwargs)
     print_metrics([run])
-    stopped = run.manifest.get("stopped") if isinstance(getattr(run, "manifest", None), dict) else None
-    if stopped:
-        console.print(f"training: {stopped}")
-    if run.metrics.get("plateau_near_baseline"):
-        console.print("[yellow]warning: training stopped early on a plateau near the majority baseline; retrain with "
-                      "more patience (--early-stop) or epochs before reading its verdicts[/yellow]")
     console.print(f"wrote run [bold]{run.directory}[/bold]")
     return 0
 
@@ -533,6 +527,13 @@ def print_metrics(runs) -> None:
         table.add_row(run.name, str(run.manifest["split"]["test"]), _fmt(m["accuracy"]), _fmt(m["auroc"]),
                       _fmt(m["auprc"]), _fmt(m["majority_baseline"]), beats)
     console.print(table)
+    for run in runs:  # how each training ended (early stop, all epochs): compare prints it for every model
+        stopped = run.manifest.get("stopped") if isinstance(getattr(run, "manifest", None), dict) else None
+        if stopped:
+            console.print(f"{run.name} training: {stopped}")
+        if run.metrics.get("plateau_near_baseline"):
+            console.print(f"[yellow]warning: {run.name} stopped early on a plateau near the majority baseline; retrain "
+                          "with more patience (--early-stop) or epochs before reading its verdicts[/yellow]")
     for run in runs:
         if not run.metrics.get("beats_baseline"):
             console.print(f"[bold red]WARNING: {run.name} did not beat the majority baseline "
@@ -550,6 +551,13 @@ def _add_interpret_flags(p) -> None:
     p.add_argument("--test-param", "--test_param", action="append", default=[], metavar="TEST:KEY=VALUE",
                    help="a parameter of one test, e.g. presence:fill=dinuc-shuffle ('motifprobe plugins TEST')")
     p.add_argument("--num-perturbs", "--num_perturbs", type=int, default=5, help="perturbations per sequence")
+    p.add_argument("--backgrounds", default=None, metavar="KIND",
+                   help="insertion tests (spacing, strand, dosage, position): what the motifs are inserted into: "
+                        "dinuc-shuffle (default), shuffle, background or dataset-negatives")
+    p.add_argument("--insert", default=None, metavar="MODE",
+                   help="insertion tests: the inserted bases, consensus (default) or sample (from the PWM)")
+    p.add_argument("--num-backgrounds", "--num_backgrounds", type=int, default=None, metavar="N",
+                   help="insertion tests: backgrounds per profile point (default 500)")
     p.add_argument("--mode", default="loss", help="loss (default) or prediction (no labels needed)")
     p.add_argument("--alpha", type=float, default=None,
                    help="verdict: false discovery rate; q (BH over every tested subset of the run) below this (0.01)")
@@ -557,6 +565,13 @@ def _add_interpret_flags(p) -> None:
                    help="verdict: |effect beyond the control| on the probability scale at least this (0.02)")
     p.add_argument("--min-count", "--min_count", type=int, default=None,
                    help="verdict: sequences a subset (pooled, label 0, label 1) needs to be tested (10)")
+    p.add_argument("--audit-sample", "--audit_sample", type=int, default=200, metavar="N",
+                   help="perturbation audit: sequences per test and motif set whose perturbations are rescanned "
+                        "with FIMO (default 200)")
+    p.add_argument("--audit-threshold", "--audit_threshold", type=float, default=0.05, metavar="SHARE",
+                   help="perturbation audit: warn when the share of perturbations that left the motif or created "
+                        "a new hit exceeds this (default 0.05)")
+    p.add_argument("--no-audit", "--no_audit", action="store_true", help="skip the perturbation audit")
 
 
 def _add_model_file_flags(p, *, many: bool) -> None:
@@ -611,13 +626,19 @@ def _add_interpret(sub) -> None:
                         "'motifprobe summarize DELTAS' rebuilds the results from it")
     p.add_argument("--no-deltas", "--no_deltas", action="store_true", help="do not write the deltas file")
     _add_model_file_flags(p, many=False)
+    _add_dask_flags(p, cluster=False)
     p.set_defaults(func=cmd_interpret)
 
 
 def _test_params(args) -> dict[str, dict[str, str]]:
+    from motifprobe.engine.insertion import with_insertion_options
     from motifprobe.engine.params import parse_scoped_pairs
+    from motifprobe.engine.registry import get_registry
 
-    return parse_scoped_pairs(args.test_param, "--test-param")
+    return with_insertion_options(parse_scoped_pairs(args.test_param, "--test-param"), getattr(args, "tests", None),
+                                  get_registry(),
+                                  backgrounds=getattr(args, "backgrounds", None), insert=getattr(args, "insert", None),
+                                  n_backgrounds=getattr(args, "num_backgrounds", None))
 
 
 def _thresholds(args):
@@ -635,14 +656,21 @@ def _check_common(args) -> None:
         check_seed(args.seed, "--seed")
     if hasattr(args, "alpha"):
         _thresholds(args)
+    if hasattr(args, "audit_sample"):
+        from motifprobe.engine.audit import check_sample, check_threshold
+
+        check_sample(args.audit_sample)
+        check_threshold(args.audit_threshold)
 
 
 def cmd_interpret(args) -> int:
     import pandas as pd
 
     from motifprobe import api
+    from motifprobe.engine.audit import audit_interpretation, audit_paths, write_audit
     from motifprobe.engine.interpret import write_deltas
     from motifprobe.engine.outputs import check_outputs
+    from motifprobe.engine.profiles import profile_paths, profile_table, write_profiles
     from motifprobe.engine.sequences import validate_background
 
     file_params = _model_file_params(args)
@@ -663,8 +691,11 @@ def cmd_interpret(args) -> int:
     model_path = Path(args.model_file) if args.model_file and Path(args.model_file).exists() else None
     inputs = [args.data_file, model_path if external else run_dir, args.preds]  # outputs may not replace these
     deltas_path = None if args.no_deltas else (args.deltas or default_deltas_path(args.out))
-    check_outputs({"--out": args.out, "the .json twin of --out": json_twin(args.out), "--deltas": deltas_path},
-                  inputs=inputs)
+    audit_csv, audit_json = (None, None) if args.no_audit else audit_paths(args.out)
+    profiles_parquet, profiles_csv = profile_paths(args.out)
+    check_outputs({"--out": args.out, "the .json twin of --out": json_twin(args.out), "--deltas": deltas_path,
+                   "the audit CSV": audit_csv, "the audit JSON": audit_json, "the profiles Parquet": profiles_parquet,
+                   "the profiles CSV": profiles_csv}, inputs=inputs)
     ds = api.load_dataset(args.data_file)
     if args.background_dist is not None:
         ds.metadata["background"] = list(validate_background(args.background_dist))
@@ -687,26 +718,85 @@ def cmd_interpret(args) -> int:
             kwargs["ids"] = list(pd.read_parquet(args.preds)["id"])
         except Exception:  # noqa: BLE001
             raise MotifprobeError(f"--preds {args.preds!r} is not a predictions Parquet file with an 'id' column") from None
-    with _progress("interpret") as progress:
-        result = api.interpret(run, ds, args.motifs, tests=args.tests, num_perturbs=args.num_perturbs, seed=args.seed,
-                               mode=args.mode, thresholds=_thresholds(args), progress=progress,
-                               test_params=_test_params(args), **kwargs)
+    if (args.workers or args.scheduler) and external:
+        raise MotifprobeError("--workers and --scheduler interpret a run directory (--run); a --model-file runs in "
+                              "this process")
+    with _client_context(args, default_local=False) as client, _progress("interpret") as progress:
+        if client is None:
+            result = api.interpret(run, ds, args.motifs, tests=args.tests, num_perturbs=args.num_perturbs,
+                                   seed=args.seed, mode=args.mode, thresholds=_thresholds(args), progress=progress,
+                                   test_params=_test_params(args), **kwargs)
+        else:  # sequence ranges over the workers; the same numbers as above (engine/distributed.py)
+            from motifprobe.engine.distributed import interpret_distributed
+
+            result = interpret_distributed(client, run, ds, args.motifs, tests=args.tests,
+                                           num_perturbs=args.num_perturbs, seed=args.seed, mode=args.mode,
+                                           thresholds=_thresholds(args), progress=progress,
+                                           test_params=_test_params(args), **kwargs)
+    checked = None
+    if not args.no_audit:  # the same plan, ids and keyed draws as the run: rebuilt and rescanned, no model calls
+        checked = audit_interpretation(run, ds, args.motifs, tests=args.tests, num_perturbs=args.num_perturbs,
+                                       seed=args.seed, ids=kwargs.get("ids"), test_params=_test_params(args),
+                                       sample=args.audit_sample, threshold=args.audit_threshold)
+        result.metadata["audit"] = checked.summary()
     write_results(result.table, args.out, inputs=inputs)
     if deltas_path:
         write_deltas(result.deltas, result.metadata, deltas_path, inputs=inputs)
+    if checked is not None:
+        write_audit(checked, audit_csv, audit_json, inputs=inputs)
+    profiles = profile_table(result.deltas, result.metadata.get("units"), thresholds=_thresholds(args), rule=ds.rule)
+    if len(profiles):  # insertion tests ran: one row per point of each profile
+        write_profiles(profiles, profiles_parquet, profiles_csv, inputs=inputs)
     for note in result.metadata.get("notes", []):
         _say(note)
     print_results(result.table)
+    if checked is not None:
+        print_audit(checked, audit_csv)
     if result.metadata.get("delta_unit") not in (None, "nats"):
         _say(f"mode {args.mode}: delta = perturbed minus original {result.metadata['delta_unit']} "
              "(not a loss: + = the perturbation raised the output)")
     console.print(f"wrote [bold]{args.out}[/bold] and [bold]{Path(args.out).with_suffix('.json')}[/bold]"
-                  + (f" and [bold]{deltas_path}[/bold]" if deltas_path else ""))
+                  + (f" and [bold]{deltas_path}[/bold]" if deltas_path else "")
+                  + (f" and [bold]{profiles_parquet}[/bold] (.csv)" if len(profiles) else ""))
     return _partial_status(result.table)
 
 
 def _say(line: str) -> None:
     console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_audit(audit, path=None) -> None:
+    """The perturbation audit: one row per test and motif set (its primary arm), warnings after."""
+    table = audit.table
+    t = Table(title=f"perturbation audit ({audit.sample} sequences per test, FIMO p <= {audit.p_value:g}; "
+                    "left = removal left a hit of the motif, created = new hit of a tested motif, GC = mean "
+                    f"|GC change| of the changed bases; {audit.seconds:.1f} s)")
+    for col in ("test", "motifs", "arm", "perturbations", "left", "created", "GC drift"):
+        t.add_column(col, justify="left" if col in ("test", "motifs", "arm") else "right", overflow="fold")
+    shown = table[(table["role"] == "primary") | (table["arm"] == "")]
+    skipped = shown[shown["note"].astype(str).str.startswith("insertion test")]
+    shown = shown.drop(skipped.index)  # insertion curves perturb backgrounds, not sites: said once below
+    for _, r in shown.iterrows():
+        if r["note"]:
+            t.add_row(r["test"], r["motifs"], r["arm"] or "-", str(r["sequences"]), "-", "-", r["note"])
+            continue
+        cells = []
+        for key in ("left_share", "created_share"):
+            value = r[key]
+            text = "-" if value != value else f"{value:.1%}"
+            cells.append(f"[bold red]{text}[/bold red]" if value == value and value > audit.threshold else text)
+        drift = r["gc_drift"]
+        t.add_row(r["test"], r["motifs"], r["arm"], str(r["perturbations"]), *cells,
+                  "-" if drift != drift else f"{drift:.3f}")
+    if len(shown):
+        console.print(t)
+    if len(skipped):
+        console.print(f"audit: not audited (insertion tests insert into backgrounds): "
+                      f"{', '.join(sorted(set(skipped['test'])))}")
+    for line in audit.warnings():
+        console.print(f"warning: {line}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    if path is not None:
+        _say(f"every arm, controls included: {path}")
 
 
 def default_deltas_path(out: str | Path) -> Path | None:
@@ -827,6 +917,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_scan(sub)
     _add_motifs(sub)
+    _add_sweep(sub)
     return parser
 
 
@@ -854,6 +945,7 @@ def _add_compare(sub) -> None:
                    help="random seed of the split, the training and the perturbations (default 0)")
     p.add_argument("--out-dir", "--out_dir", default="compare_out", help="where compare.csv, report.html etc. go")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    _add_dask_flags(p, cluster=False)
     p.set_defaults(func=cmd_compare)
 
 
@@ -862,20 +954,24 @@ def cmd_compare(args) -> int:
     from motifprobe.engine.params import parse_scoped_pairs
 
     ds = api.load_dataset(args.data_file)
-    with _progress("compare") as progress:
-        result = api.compare(ds, args.model_plugin, runs=args.run, motifs=args.motifs, tests=args.tests,
+    with _client_context(args, default_local=False) as client, _progress("compare") as progress:
+        result = api.compare(ds, args.model_plugin, runs=args.run, motifs=args.motifs, tests=args.tests, client=client,
                              num_perturbs=args.num_perturbs, seed=args.seed, mode=args.mode,
                              thresholds=_thresholds(args), test_sz=args.test_sz, balance=args.sampler,
                              epochs=args.epochs, lr=args.lr, dropout=args.dropout, early_stop=args.early_stop,
                              params=parse_scoped_pairs(args.param, "--param"), out_dir=args.out_dir, overwrite=args.overwrite,
                              test_params=_test_params(args), progress=progress, model_files=args.model_file,
-                             model_params=_model_file_params(args), device=args.device, say=_say)
+                             model_params=_model_file_params(args), device=args.device, say=_say,
+                             audit=not args.no_audit, audit_sample=args.audit_sample,
+                             audit_threshold=args.audit_threshold)
     for name, what in result.external.items():
         _say(f"{name}: {what}")
     if result.runs:
         print_metrics(list(result.runs.values()))
     print_compare(result)
     out = result.out_dir
+    if result.audit is not None:
+        print_audit(result.audit, f"{out}/audit.csv")
     console.print(f"wrote [bold]{out}/compare.csv[/bold], scorecard.csv, pairwise.csv, deltas.parquet, figures and "
                   f"[bold]{out}/report.html[/bold]")
     return _partial_status(result.results)
@@ -924,12 +1020,92 @@ def print_compare(result) -> None:
     for _, r in result.summary.iterrows():
         console.print(f"- {r['statement']}")
     called = result.pairwise[result.pairwise["stronger"] != ""]
+    learned = set(result.summary.loc[result.summary["beats_baseline"].astype(bool), "model"]) \
+        if "beats_baseline" in result.summary else set(result.summary.get("model", []))
+    # As in the report: a difference from a model that did not beat its baseline says nothing about grammar.
+    called = called[called["model_a"].isin(learned) & called["model_b"].isin(learned)]
     if len(called):
         console.print("paired model differences (effect beyond the control in probability, per label; BH q < 0.05, "
-                      "means differ by >= min effect; all in pairwise.csv):")
+                      "means differ by >= min effect; models that beat their baseline; all in pairwise.csv):")
         for _, r in called.iterrows():
             console.print(f"  {r['test']} {r['motifs']} ({r.get('subset', 'pooled')}): {r['model_a']} {_fmt(r['mean_a'])} vs {r['model_b']} "
                           f"{_fmt(r['mean_b'])} (q {_fmt(r['q_value'])}) -> {r['stronger']} relies on it more")
+
+
+# -- sweep and distributed runs (engine/sweep.py, engine/cluster.py) -----------------------------
+def _add_dask_flags(p, *, cluster: bool) -> None:
+    p.add_argument("--workers", type=int, default=None,
+                   help="run on a local Dask cluster of this many worker processes" +
+                        (" (default: one per CPU)" if cluster else ""))
+    p.add_argument("--threads-per-worker", "--threads_per_worker", type=int, default=1,
+                   help="threads of each local worker (default 1)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on an existing Dask cluster (tcp://host:8786); workers need the same motifprobe installed")
+    if cluster:
+        p.add_argument("--cluster", default="local", choices=("local", "slurm"),
+                       help="what to start without --scheduler: local (default) or slurm (dask-jobqueue)")
+        p.add_argument("--cluster-option", "--cluster_option", action="append", default=[], metavar="KEY=VALUE",
+                       help="passed to SLURMCluster, e.g. queue=normal cores=8 memory=16GB walltime=02:00:00")
+
+
+def _client_context(args, *, default_local: bool):
+    """A Dask client when asked for (or always, for sweep); else a context yielding None."""
+    from motifprobe.engine.cluster import dask_client, parse_cluster_options
+
+    options = parse_cluster_options(getattr(args, "cluster_option", []))
+    cluster = getattr(args, "cluster", "local")
+    if not (default_local or args.workers is not None or args.scheduler):
+        return contextlib.nullcontext(None)
+    return dask_client(workers=args.workers, threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
+                       cluster=cluster, cluster_options=options, say=_say)
+
+
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="train and interpret datasets x models x seeds on Dask; a recovery matrix")
+    p.add_argument("sweep_file", metavar="SWEEP.toml", help="the sweep file (see examples/grid.toml)")
+    p.add_argument("--out", default=None, help="sweep directory (default: sweeps/NAME, NAME from the file)")
+    _add_dask_flags(p, cluster=True)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--resume", action="store_true", default=True,
+                       help="skip cells already finished in --out (the default)")
+    group.add_argument("--force", action="store_true",
+                       help="redo every cell; also run in a directory of another sweep file")
+    p.add_argument("--no-figures", "--no_figures", action="store_true", help="no recovery.png")
+    p.set_defaults(func=cmd_sweep)
+
+
+def _cells_info(info: dict) -> str:
+    return f"done {info.get('done', 0)}  running {info.get('running', 0)}  failed {info.get('failed', 0)}"
+
+
+def cmd_sweep(args) -> int:
+    from motifprobe.engine.cluster import parse_cluster_options
+    from motifprobe.engine.sweep import check_sweep_dir, load_sweep, run_sweep
+
+    spec = load_sweep(args.sweep_file)
+    out = args.out or str(Path("sweeps") / (spec.spec.get("name") or Path(args.sweep_file).stem))
+    check_sweep_dir(out, spec, force=args.force)  # before any cluster starts: nothing written on bad input
+    parse_cluster_options(args.cluster_option)
+    from motifprobe.engine.sweep import cell_done
+
+    pending = args.force or not all(cell_done(out, c.hash) for c in spec.cells)
+    with _client_context(args, default_local=pending) as client:  # all done: no cluster, just the summary
+        _say(f"sweep {spec.source}: {len(spec.cells)} cells -> {out}")
+        with _progress("cells", extra=_cells_info) as progress:
+            result = run_sweep(spec, out, client=client, force=args.force, progress=progress,
+                               figures=not args.no_figures)
+    cells = result.cells
+    ok = int((cells["status"] == "ok").sum())
+    console.print(f"{ok} of {len(cells)} cells done ({len(result.executed)} run now); wrote [bold]{out}/sweep.csv"
+                  f"[/bold], results.csv, recovery.csv, recovery_matrix.csv and [bold]{out}/report.html[/bold]")
+    bad = cells[cells["status"] != "ok"]
+    if len(bad):
+        first = bad.iloc[0]
+        err_console.print(f"motifprobe: {len(bad)} of {len(cells)} cells failed (status 'error'), e.g. {first['cell']} "
+                          f"({first['dataset']} {first['model']} seed {first['seed']}): {first['reason']}",
+                          markup=False, highlight=False, soft_wrap=True)
+        return 3
+    return _partial_status(result.results) if len(result.results) else 0
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -10,6 +10,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from motifprobe.engine.audit import AUDIT_SAMPLE, AUDIT_THRESHOLD, check_sample, check_threshold
+from motifprobe.engine.audit import audit as run_audit
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError
 from motifprobe.engine.interpret import (DELTA_COLUMNS, deltas_metadata, interpret, plan, plan_tests, summarize_deltas,
@@ -19,6 +21,7 @@ from motifprobe.engine.model_files import open_model_file
 from motifprobe.engine.models import check_device, output_kind
 from motifprobe.engine.perturbation import Scorer
 from motifprobe.engine.outputs import MARKER_KEY, atomic_dir, check_output_dir, compare_marker
+from motifprobe.engine.profiles import PROFILE_COLUMNS, profile_table
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.runs import Run, load_run
 from motifprobe.engine.scorecard import score
@@ -47,6 +50,10 @@ class CompareResult:
     """Models whose rows are 'error', with the reason (the run is partial: exit status 3)."""
     external: dict[str, str] = field(default_factory=dict)
     """Models loaded from files (``--model-file``): name -> what was loaded (no training, no run)."""
+    profiles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROFILE_COLUMNS))
+    """Insertion tests' profiles, one row per model and point (:func:`motifprobe.engine.profiles.profile_table`)."""
+    audit: Any = None
+    """The perturbation audit of the shared plan (:class:`motifprobe.engine.audit.AuditResult`), or None."""
 
 
 PAIRWISE_COLUMNS = ["test", "motifs", "subset", "model_a", "model_b", "n", "mean_a", "mean_b", "mean_diff", "p_value",
@@ -122,7 +129,8 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             registry: Registry | None = None, test_params: dict[str, dict[str, Any]] | None = None,
             model_files: list[str | Path] | None = None, model_file_plugin: str | None = None,
             model_params: dict[str, Any] | None = None, device: str = "auto",
-            say: Callable[[str], None] | None = None) -> CompareResult:
+            say: Callable[[str], None] | None = None, audit: bool = True, audit_sample: int = AUDIT_SAMPLE,
+            audit_threshold: float = AUDIT_THRESHOLD, client: Any = None) -> CompareResult:
     """Train (or reuse) several models on one split and interpret them with the same perturbations.
 
     Parameters
@@ -142,6 +150,13 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         Where torch-based models (and ONNX, when onnxruntime has CUDA) predict; training runs on the CPU.
     say : callable, optional
         Called with one line per model file before it is loaded (what loading runs).
+    client : distributed.Client, optional
+        Train the models and interpret them (each split in sequence ranges) on Dask workers
+        (:mod:`motifprobe.engine.distributed`); the same numbers as in this process.
+    audit, audit_sample, audit_threshold
+        The perturbation audit (:mod:`motifprobe.engine.audit`): once for the shared plan (the
+        perturbations are the same for every model), ``audit_sample`` sequences per unit;
+        written as ``audit.csv``/``audit.json``, its summary in ``compare.json``.
     params : dict, optional
         ``{plugin: {key: value}}`` plugin-specific parameters.
     out_dir : path, optional
@@ -188,6 +203,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         external[model.name_] = model
     # Unknown tests and bad test parameters fail here, before any model is trained.
     plan_tests(list(motifs) if motifs else dataset.motif_names, tests, registry, test_params)
+    audit_sample, audit_threshold = check_sample(audit_sample), check_threshold(audit_threshold)
     inputs = [dataset.path, *runs, *(f for f in model_files if Path(str(f)).exists())]  # never written over, nor a directory holding one replaced (engine/outputs.py)
     if out_dir is not None:
         check_output_dir(out_dir, overwrite=overwrite, kind="compare", inputs=inputs)
@@ -202,7 +218,19 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             trained[run.name] = run
             if run.name in external:
                 raise MotifprobeError(f"two models are named {run.name!r}; rename a model file")
-        for name in names:
+        if client is not None and names:  # every model at once, one task each (engine/distributed.py)
+            from motifprobe.engine.distributed import train_models
+
+            both = [name for name in names if name in trained]
+            if both:
+                raise MotifprobeError(f"model {both[0]!r} given both as a plugin and as a run")
+            got, bad = train_models(client, dataset, {name: dict(
+                params=dict((params or {}).get(name, {})), test_sz=test_sz, seed=seed, balance=balance, epochs=epochs,
+                lr=lr, dropout=dropout, early_stop=early_stop, out_dir=target / "runs" if target else None)
+                for name in names})
+            trained.update(got)
+            failed.update(bad)
+        for name in ([] if client is not None else names):
             if name in trained:
                 raise MotifprobeError(f"model {name!r} given both as a plugin and as a run")
             task = _train_progress(progress, name)
@@ -228,7 +256,19 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         kwargs = dict(tests=tests, num_perturbs=num_perturbs, seed=seed, mode=mode, ids=ids, thresholds=thresholds,
                       registry=registry, test_params=test_params, summarize=False)
         delta_frames, records, metrics = [], {}, {}
-        for name, run in trained.items():
+        if client is not None:  # every model's sequence ranges at once over the workers
+            from motifprobe.engine.distributed import interpret_models
+
+            got, faults = interpret_models(client, {n: r.model for n, r in trained.items()}, dataset, motifs,
+                                           progress=progress, **kwargs)
+            for name, run in trained.items():
+                if name in faults:
+                    failed[name] = str(faults[name])
+                    continue
+                records[name] = got[name][1]["units"]
+                delta_frames.append(got[name][0])
+                metrics[name] = run.metrics
+        for name, run in ({} if client is not None else trained).items():
             try:
                 res = interpret(run.model, dataset, motifs, model_name=name, progress=progress, **kwargs)
             except ModelFault as exc:
@@ -247,7 +287,7 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             delta_frames.append(res.deltas)
         if failed:  # every planned unit of a failed model is an 'error' row naming the fault
             subset = dataset.subset(pd.Index(dataset.ids).get_indexer(ids))
-            units = plan(subset, list(motifs) if motifs else subset.motif_names, tests, registry,
+            units = plan(subset, list(motifs) if motifs else dataset.motif_names, tests, registry,
                          num_perturbs=num_perturbs, test_params=test_params)
             for name, reason in failed.items():
                 records[name] = [unit_record(name, u, "error", reason) for u in units]
@@ -256,14 +296,24 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
         units = [r for m in dict.fromkeys(order) for r in records[m]]
         sources = motif_sources(dataset.metadata)
         metadata = deltas_metadata(units, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
+        checked = None
+        if audit:  # the perturbations are the same for every model: one audit of the shared plan
+            shared = dataset.subset(pd.Index(dataset.ids).get_indexer(ids))
+            # The motif order of interpret's own plan (dataset.motif_names): the streams are keyed by it.
+            checked = run_audit(plan(shared, list(motifs) if motifs else dataset.motif_names, tests, registry,
+                                     num_perturbs=num_perturbs, test_params=test_params, seed=seed),
+                                shared, seed=seed, registry=registry, sample=audit_sample, threshold=audit_threshold)
+            metadata["audit"] = checked.summary()
         # One family over every model: q values and verdicts across the whole comparison, exactly
         # what 'motifprobe summarize compare/deltas.parquet' rebuilds.
         results = summarize_deltas(deltas, units, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
-        scorecard, summary = score(results, dataset.rule, metrics, dataset=dataset)
+        profiles = profile_table(deltas, units, thresholds=thresholds, rule=dataset.rule, registry=registry)
+        scorecard, summary = score(results, dataset.rule, metrics, dataset=dataset, profiles=profiles)
         pairwise = pairwise_tests(deltas, thresholds.tolerance, thresholds.min_effect, mode=mode)
         result = CompareResult(results, deltas, scorecard, summary, pairwise,
                                {m: r for m, r in trained.items() if m not in failed}, target, metadata, failed,
-                               {m: model.describe() for m, model in external.items()})
+                               {m: model.describe() for m, model in external.items()}, audit=checked,
+                               profiles=profiles)
         if target is not None:
             _write_outputs(result, dataset, target, figures)
         return result
@@ -282,6 +332,9 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
     result.summary.to_csv(target / "summary.csv", index=False)
     result.pairwise.to_csv(target / "pairwise.csv", index=False)
     write_deltas(result.deltas, result.metadata, target / "deltas.parquet")
+    if len(result.profiles):  # insertion tests ran: their curves, one row per model and point
+        result.profiles.to_parquet(target / "profiles.parquet", index=False)
+        result.profiles.to_csv(target / "profiles.csv", index=False)
     info = {"dataset": str(dataset.path) if dataset.path else "(in memory)", "sequences": len(dataset),
             "length": dataset.seq_length, "rule": json.dumps(dataset.rule) if dataset.rule else "(none recorded)",
             "models": ", ".join([*result.runs, *result.external])}
@@ -289,21 +342,40 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
                 if isinstance(run.manifest.get("split"), dict) and "test" in run.manifest["split"]}
     if len(held_out) == 1:
         info["held-out sequences (test split)"] = held_out.pop()
-    counts = pd.to_numeric(result.results.get("count"), errors="coerce").dropna() if len(result.results) else []
+    curves = set(result.profiles["test"]) if len(result.profiles) else set()
+    on_data = result.results[~result.results["test"].isin(curves)] if len(result.results) else result.results
+    counts = pd.to_numeric(on_data.get("count"), errors="coerce").dropna() if len(on_data) else []
+    if curves:  # insertion tests score backgrounds made from the data, not the held-out sequences themselves
+        n_bg = pd.to_numeric(result.profiles["n"], errors="coerce").dropna()
+        info["backgrounds per curve point"] = (f"{int(n_bg.min())} to {int(n_bg.max())}" if n_bg.min() != n_bg.max()
+                                               else int(n_bg.max())) if len(n_bg) else 0
     if len(counts):
         info["sequences tested per test (held-out, containing the motifs)"] = (
             f"{int(counts.min())} to {int(counts.max())}" if counts.min() != counts.max() else int(counts.max()))
     (target / "compare.json").write_text(json.dumps({
         MARKER_KEY: compare_marker(), "dataset": info, "summary": json.loads(result.summary.to_json(orient="records")),
-        "results": json.loads(result.results.to_json(orient="records"))}, indent=2))
+        "results": json.loads(result.results.to_json(orient="records")),
+        "audit": result.audit.summary() if result.audit is not None else None}, indent=2))
+    if result.audit is not None:
+        result.audit.table.to_csv(target / "audit.csv", index=False)
+        (target / "audit.json").write_text(result.audit.to_json())
     if not figures:
         return
     from motifprobe.engine import report
 
-    figs = {"heatmap": report.heatmap_png(result.results, target / "heatmap.png"),
-            "distributions": report.distributions_png(result.deltas, target / "distributions.png")}
+    from motifprobe.engine.profile_figures import write_profile_figures
+
+    if len(result.profiles):  # each curve as PNG + SVG beside the report (the report embeds the PNGs)
+        write_profile_figures(result.profiles, target / "profiles")
+    # Profile rows hold a curve's peak on the probability scale: their own figures, not this loss heatmap.
+    on_sites = result.results[~result.results["test"].isin(curves)] if len(result.results) else result.results
+    figs = {"heatmap": report.heatmap_png(on_sites, target / "heatmap.png"),
+            "distributions": report.distributions_png(result.deltas[~result.deltas["test"].isin(curves)]
+                                                      if len(result.deltas) else result.deltas,
+                                                      target / "distributions.png")}
     report.scorecard_png(result.scorecard, result.summary, target / "scorecard.png")  # a file; the report has the table
     logos = report.logo_pngs(report.tested_motifs(result.results), target / "logos")
     report.write_report(target / "report.html", title="motifprobe compare", dataset_info=info,
                         results=result.results, scorecard=result.scorecard, summary=result.summary,
-                        pairwise=result.pairwise, figures=figs, rule=dataset.rule, logos=logos)
+                        pairwise=result.pairwise, figures=figs, rule=dataset.rule, logos=logos,
+                        profiles=result.profiles, audit=result.audit)

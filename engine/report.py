@@ -541,6 +541,25 @@ def _scorecard_context(scorecard: pd.DataFrame) -> dict[str, Any]:
                                 for m in models]} for r in rows]}
 
 
+AUDIT_COLUMNS = ["test", "motifs", "arm", "perturbations", "left_share", "created_share", "gc_drift", "note"]
+
+
+def _audit_context(audit: Any) -> dict[str, Any] | None:
+    """The audit section: the primary arm of every unit and every flagged arm (all arms are in audit.csv)."""
+    if audit is None or not len(audit.table):
+        return None
+    table = audit.table
+    flagged = audit.flagged().index
+    shown = table[(table["role"] == "primary") | table.index.isin(flagged)]
+    cols = [c for c in AUDIT_COLUMNS if c in shown.columns]
+    return {"sample": audit.sample, "p_value": _fmt(audit.p_value), "threshold": f"{audit.threshold:.0%}",
+            "motifs": ", ".join(audit.motifs) or "(no motif with a known PWM)", "warnings": audit.warnings(),
+            "columns": [c.replace("_", " ") for c in cols],
+            "rows": [{"flagged": idx in flagged,
+                      "cells": _cells(r, cols, lambda c, _r: {"motifs": "motifs", "note": "reason"}.get(c, ""))}
+                     for idx, r in shown.iterrows()]}
+
+
 def _environment():
     import jinja2
 
@@ -552,11 +571,12 @@ def _environment():
 def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scorecard: pd.DataFrame,
                   summary: pd.DataFrame, pairwise: pd.DataFrame, figures: dict[str, Path],
                   rule: Any = None, logos: dict[str, Path] | None = None,
-                  profiles: pd.DataFrame | None = None) -> str:
+                  profiles: pd.DataFrame | None = None, audit: Any = None) -> str:
     """The report's HTML text (see :func:`write_report`), rendered from ``engine/templates``."""
     from motifprobe.engine.profile_figures import curves_context
 
     curves = curves_context(profiles)
+    audit_ctx = _audit_context(audit)
     results, scorecard, summary, pairwise = (pd.DataFrame() if f is None else f
                                              for f in (results, scorecard, summary, pairwise))
     if rule is None:
@@ -568,8 +588,10 @@ def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scor
         "title": title,
         "nav": [("summary", "Summary"), ("scorecard", "Scorecard"), ("figures", "Figures")]
         + ([("curves", "Grammar curves")] if curves else [])
-        + [("results", "Results"), ("pairwise", "Pairwise"), ("legend", "Legend"), ("dataset", "Dataset")],
+        + [("results", "Results"), ("pairwise", "Pairwise")] + ([("audit", "Audit")] if audit_ctx else [])
+        + [("legend", "Legend"), ("dataset", "Dataset")],
         "curves": curves,
+        "audit": audit_ctx,
         "rule_text": rule_in_words(rule),
         "summary_columns": [c.replace("_", " ") for c in summary_cols],
         "summary_rows": [{"cells": _cells(r, summary_cols, lambda c, rr: (
@@ -595,7 +617,7 @@ def render_report(*, title: str, dataset_info: dict, results: pd.DataFrame, scor
 def write_report(path: str | Path, *, title: str, dataset_info: dict, results: pd.DataFrame,
                  scorecard: pd.DataFrame, summary: pd.DataFrame, pairwise: pd.DataFrame,
                  figures: dict[str, Path], rule: Any = None, logos: dict[str, Path] | None = None,
-                 profiles: pd.DataFrame | None = None) -> Path:
+                 profiles: pd.DataFrame | None = None, audit: Any = None) -> Path:
     """Write one self-contained HTML report (no external files; PNGs as data URIs).
 
     Parameters
@@ -622,17 +644,20 @@ def write_report(path: str | Path, *, title: str, dataset_info: dict, results: p
         given and not empty, a "Grammar curves" section (id ``curves``, after ``figures``) shows
         one curve figure per profile and the called points per model
         (:func:`motifprobe.engine.profile_figures.curves_context`); None or empty: no section.
+    audit : motifprobe.engine.audit.AuditResult, optional
+        The perturbation audit: an "Audit" section (id ``audit``) with each unit's primary arm,
+        every flagged arm and the warnings; None: no section.
 
     Returns
     -------
     Path
         ``path``. Sections, in order, have ids ``summary``, ``scorecard``, ``figures``,
-        (``curves``,) ``results``, ``pairwise``, ``legend`` and ``dataset``; jinja2 autoescapes
+        (``curves``,) ``results``, ``pairwise``, (``audit``,) ``legend`` and ``dataset``; jinja2 autoescapes
         every text.
     """
     page = render_report(title=title, dataset_info=dataset_info, results=results, scorecard=scorecard,
                          summary=summary, pairwise=pairwise, figures=figures, rule=rule, logos=logos,
-                         profiles=profiles)
+                         profiles=profiles, audit=audit)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(page + "\n", encoding="utf-8")

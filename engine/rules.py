@@ -83,6 +83,13 @@ class Rule:
         """What a model that learned this rule shows when a test of ``feature`` perturbs ``motifs``."""
         return no_effect()
 
+    def profile_window(self, feature: str, motifs: tuple[str, ...]) -> tuple[int, int] | None:
+        """For a profile of ``feature`` over ``motifs`` (an insertion test, e.g. ``spacing``), the
+        inclusive range of the profile's x values (gap in bp, ...) where a model that learned the
+        rule responds, with the motifs in the rule's own order (``pos_motifs``); None when the
+        rule states none (default). The scorecard reads a profile's peak against it."""
+        return None
+
     def draw_presence(self, names: list[str], n: int, pos_share: float,
                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Which motifs each sequence carries: bool (n, m), and which rows were forced (n,).

@@ -95,7 +95,8 @@ def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...],
 
 
 def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, dict] | None = None,
-          registry: Registry | None = None, dataset: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          registry: Registry | None = None, dataset: Any = None,
+          profiles: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score each model's results against ``rule``.
 
     Parameters
@@ -111,6 +112,11 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
     dataset : Dataset, optional
         The interpreted data: when its labels do not follow ``rule`` (shuffled or edited), nothing
         is scored against the rule, and the reason says so.
+    profiles : DataFrame, optional
+        The profile table of insertion tests (:func:`motifprobe.engine.profiles.profile_table`,
+        built with the rule): a profile whose points the rule places inside or outside a window
+        (:meth:`motifprobe.Rule.profile_window`) is a ``hit`` only when its peak lies inside the
+        window and the points outside stay low (:func:`motifprobe.engine.profiles.profile_status`).
 
     Returns
     -------
@@ -146,6 +152,14 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
         mode = r.get("mode", "loss")
         expectation, status, reason = _row_status(rule, feature, motifs, r["verdict"], direction,
                                                   mode if isinstance(mode, str) else "loss")
+        if profiles is not None and len(profiles) and status == "hit":  # a called profile: where does it peak?
+            from motifprobe.engine.profiles import profile_status
+
+            against_window = profile_status(profiles, r["model"], r["test"], r["motifs"])
+            if against_window is not None:
+                status, reason = against_window
+        elif status == "miss" and r.get("subset") == "profile" and isinstance(r.get("reason"), str):
+            reason = f"{reason}; the profile: {r['reason']}"
         if rule_error and status == "unscored":
             reason = f"the planted rule cannot be used: {rule_error}"
         if (metrics or {}).get(r["model"], {}).get("beats_baseline") is False and status in SCORED:

@@ -1,10 +1,13 @@
 """Three-way model comparison across presence, order and distance data: a recovery matrix.
 
 For each planted rule, generate a dataset (STAT_known2 and CTCF_known1 in the rule, GATA_known1
-a decoy), compare torch-cnn, sklearn and xgboost-kmer on it, and print one row per
+a decoy), compare torch-cnn, kmer-logreg and xgboost-kmer on it, and print one row per
 dataset x model with the scorecard status of every test kind.
 
-    python examples/compare_models.py --num-seqs 6000 --seed 7 [--out-dir recovery_out]
+    python examples/compare_models.py --num-seqs 6000 --seed 7 [--out-dir recovery_out] [--readme README.md]
+
+``--readme`` rewrites the README's table between the ``recovery-matrix`` markers from this run,
+so the numbers printed there are the script's own.
 """
 from __future__ import annotations
 
@@ -49,23 +52,53 @@ def recovery_matrix(num_seqs: int, seed: int, models: list[str], out_dir: Path |
     return pd.DataFrame(rows)
 
 
+START, END = "<!-- recovery-matrix:start -->", "<!-- recovery-matrix:end -->"
+
+
+def short(column: str) -> str:
+    """A column name with the motif names shortened as the tables show them."""
+    return column.replace("STAT_known2", "STAT").replace("CTCF_known1", "CTCF").replace("GATA_known1", "GATA (decoy)")
+
+
+def markdown(matrix: pd.DataFrame) -> str:
+    """The matrix as a Markdown table (`·` for a correct none, as printed)."""
+    lines = ["| " + " | ".join(short(c) for c in matrix.columns) + " |", "|" + "---|" * len(matrix.columns)]
+    for _, r in matrix.iterrows():
+        cells = ["·" if v == "correct none" else short(str(v)) for v in r]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def rewrite_readme(path: Path, matrix: pd.DataFrame) -> None:
+    """Replace the text between the recovery-matrix markers of ``path`` with ``matrix``."""
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{path}: no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    path.write_text(f"{head}{START}\n{markdown(matrix)}\n{END}{tail}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-seqs", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--models", nargs="+", default=["torch-cnn", "sklearn", "xgboost-kmer"])
+    parser.add_argument("--models", nargs="+", default=["torch-cnn", "kmer-logreg", "xgboost-kmer"])
     parser.add_argument("--out-dir", type=Path, default=None, help="also keep each comparison's files here")
     parser.add_argument("--csv", type=Path, default=None, help="write the matrix as CSV")
+    parser.add_argument("--readme", type=Path, default=None, help="rewrite this README's recovery-matrix table")
     args = parser.parse_args()
     matrix = recovery_matrix(args.num_seqs, args.seed, args.models, args.out_dir)
     table = Table(title="recovery matrix: scorecard status per dataset x model x test")
     for col in matrix.columns:
-        table.add_column(col.replace("STAT_known2", "STAT").replace("CTCF_known1", "CTCF").replace("GATA_known1", "GATA (decoy)"))
+        table.add_column(short(col))
     for _, r in matrix.iterrows():
         table.add_row(*[SHORT.get(v, str(v)) if isinstance(v, str) else str(v) for v in r])
     Console(width=220).print(table)
     if args.csv:
         matrix.to_csv(args.csv, index=False)
+    if args.readme:
+        rewrite_readme(args.readme, matrix)
 
 
 if __name__ == "__main__":

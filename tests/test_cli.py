@@ -127,5 +127,6 @@ def test_compare_cli_with_reused_run(trained, capsys):
                  "--out-dir", str(out)]) == 0
     text = capsys.readouterr().out
     assert "scorecard against the planted rule" in text and (out / "report.html").exists()
+    assert "xgboost-kmer training: " in text  # how every model's training ended, as `train` prints it
     assert main(["compare", "--data-file", str(data), "--run", str(run), "--out-dir", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err

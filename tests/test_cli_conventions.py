@@ -232,3 +232,25 @@ def test_motifs_query_matching_nothing_is_one_line_with_suggestions(capsys):
     assert captured.out == ""
     err = captured.err.strip()
     assert "\n" not in err and "'ctcfx'" in err and "did you mean CTCF" in err
+
+
+def test_compare_prints_pairwise_differences_only_between_models_that_learned(capsys):
+    """As the report does: a paired difference involving a model at its majority baseline is not printed."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from motifprobe import cli
+
+    results = pd.DataFrame([{"model": m, "test": "presence", "motifs": "A", "verdict": "effect", "avg_loss_diff": 0.5}
+                            for m in ("cnn", "kmer", "xgb")])
+    card = results[["model", "test", "motifs"]].assign(status="hit", expected_sign="+")
+    summary = pd.DataFrame({"model": ["cnn", "kmer", "xgb"], "beats_baseline": [True, False, True],
+                            "learned_rule": ["yes", "no", "yes"], "hits": 1, "misses": 0, "wrong_sign": 0,
+                            "extras": 0, "decoy_false_calls": 0, "statement": ""})
+    pair = {"test": "presence", "motifs": "A", "subset": "label1", "mean_a": 0.9, "mean_b": 0.1, "q_value": 1e-9}
+    pairwise = pd.DataFrame([dict(pair, model_a="cnn", model_b="kmer", stronger="cnn"),
+                             dict(pair, model_a="cnn", model_b="xgb", stronger="cnn")])
+    cli.print_compare(SimpleNamespace(results=results, scorecard=card, summary=summary, pairwise=pairwise))
+    out = capsys.readouterr().out
+    assert "cnn 0.900 vs xgb 0.100" in out and "vs kmer" not in out

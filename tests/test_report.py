@@ -403,3 +403,30 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     shot = tmp_path / "shot.png"
     subprocess.run(args + [f"--screenshot={shot}", built[2].as_uri()], capture_output=True, timeout=120)
     assert_png(shot, min_size=(800, 900))
+
+
+def test_audit_section_shows_primary_and_flagged_arms():
+    from motifprobe.engine.audit import AUDIT_COLUMNS, AuditResult
+
+    results, _, card, summary, pairwise = make_frames()
+    rows = [dict.fromkeys(AUDIT_COLUMNS, 0) | {"test": "presence", "motifs": "STAT_known2", "arm": "perturbed",
+                                               "role": "primary", "perturbations": 1000, "left_share": 0.004,
+                                               "created_share": 0.01, "gc_drift": 0.2, "note": ""},
+            dict.fromkeys(AUDIT_COLUMNS, 0) | {"test": "presence", "motifs": "STAT_known2", "arm": "composition",
+                                               "role": "test", "perturbations": 1000, "left_share": 0.063,
+                                               "created_share": 0.0, "gc_drift": 0.0, "note": ""},
+            dict.fromkeys(AUDIT_COLUMNS, 0) | {"test": "order", "motifs": "STAT_known2+CTCF_known1", "arm": "swap_sham",
+                                               "role": "control", "perturbations": 1000, "left_share": 0.001,
+                                               "created_share": 0.0, "gc_drift": 0.0, "note": ""}]
+    audit = AuditResult(table=pd.DataFrame(rows, columns=AUDIT_COLUMNS), motifs=["STAT_known2"])
+    text = report.render_report(title="t", dataset_info={}, results=results, scorecard=card, summary=summary,
+                                pairwise=pairwise, figures={}, audit=audit)
+    body = section(text, "audit")
+    assert 'href="#audit"' in text
+    shown = re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)[1:]
+    assert len(shown) == 2  # the primary arm and the flagged one; the unflagged control only in audit.csv
+    assert "swap_sham" not in body and 'class="flagged"' in body and "composition" in body
+    assert "6% of perturbations left a hit" in body
+    plain = report.render_report(title="t", dataset_info={}, results=results, scorecard=card, summary=summary,
+                                 pairwise=pairwise, figures={})
+    assert 'id="audit"' not in plain

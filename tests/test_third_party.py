@@ -35,6 +35,7 @@ BROKEN_DIST = "motifprobe-broken-plugin"
 EXAMPLE_NAMES = {"generator": "markov-gc", "model": "example-kmer-nb", "perturbation_test": "orientation",
                  "rule": "exactly-one"}
 BUILTIN_TESTS = ["presence", "order", "distance", "interaction", "control"]
+INSERTION_TESTS = ["spacing", "strand", "dosage", "position"]  # built in, run only when named
 ENV_VARS = ("MOTIFPROBE_LOAD_PLUGINS", "MOTIFPROBE_DISABLE_PLUGINS", "MOTIFPROBE_STRICT_PLUGINS")
 # Imports the example may make: motifprobe's public API and documented helpers, numpy, the stdlib.
 ALLOWED_IMPORTS = {"motifprobe", "motifprobe.engine.testing", "numpy",
@@ -118,7 +119,7 @@ def test_disable_plugins_hides_the_example(clean_env):
     clean_env.setenv("MOTIFPROBE_DISABLE_PLUGINS", "example")
     reg = Registry()
     assert "example" not in reg.plugins and "example-kmer-nb" not in reg.names("model")
-    assert reg.names("perturbation_test") == BUILTIN_TESTS
+    assert reg.names("perturbation_test") == BUILTIN_TESTS + INSERTION_TESTS
     clean_env.setenv("MOTIFPROBE_DISABLE_PLUGINS", EXAMPLE_DIST)
     assert "orientation" not in Registry().names("perturbation_test")
 

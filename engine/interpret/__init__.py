@@ -25,6 +25,7 @@ from motifprobe.engine.interpret.summarize import (DELTA_COLUMNS, RESULT_COLUMNS
                                                    read_deltas, summarize_deltas, summarize_file, write_deltas)
 from motifprobe.engine.models import as_model, output_kind
 from motifprobe.engine.perturbation import Scorer
+from motifprobe.engine.profiles import PROFILE_COLUMNS, profile_table
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.seeds import check_seed
 from motifprobe.engine.stats import Thresholds, zero_small
@@ -45,6 +46,9 @@ class InterpretResult:
     table: pd.DataFrame
     deltas: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DELTA_COLUMNS))
     metadata: dict[str, Any] = field(default_factory=dict)
+    profiles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROFILE_COLUMNS))
+    """One row per point of every insertion test's profile (:func:`motifprobe.engine.profiles.profile_table`);
+    empty when no insertion test ran."""
 
     @property
     def failed(self) -> bool:
@@ -53,11 +57,15 @@ class InterpretResult:
 
 
 def unit_record(model_name: str, unit: Unit, status: str = "ok", error: str = "") -> dict[str, Any]:
-    """One unit of one model as recorded in the deltas file's metadata."""
-    return {"model": model_name, "test": unit.test, "feature": unit.feature, "motifs": "+".join(unit.motifs),
-            "test_params": unit.params_json, "deterministic": unit.deterministic,
-            "num_perturbs": unit.num_perturbs, "status": status, "error": error, "control": unit.control,
-            "checks": [list(c) for c in unit.checks]}
+    """One unit of one model as recorded in the deltas file's metadata (an insertion test's also
+    carries ``insertion`` and its ``profile`` points)."""
+    record = {"model": model_name, "test": unit.test, "feature": unit.feature, "motifs": "+".join(unit.motifs),
+              "test_params": unit.params_json, "deterministic": unit.deterministic,
+              "num_perturbs": unit.num_perturbs, "status": status, "error": error, "control": unit.control,
+              "checks": [list(c) for c in unit.checks]}
+    if unit.insertion:
+        record.update(insertion=True, profile=[dict(p) for p in unit.points])
+    return record
 
 
 def _prob(values: np.ndarray | None, n: int, tolerance: float) -> np.ndarray:
@@ -69,15 +77,16 @@ def _delta_frame(model_name: str, unit: Unit, rows: Dataset, result: UnitDeltas,
     """Per-sequence rows; |delta| below ``tolerance`` is stored as exactly 0 (float32 model noise)."""
     frame = pd.DataFrame({
         "model": model_name, "test": unit.test, "feature": unit.feature, "motifs": "+".join(unit.motifs),
-        "test_params": unit.params_json, "id": np.asarray(rows.ids, dtype=object), "label": rows.labels,
+        "test_params": unit.params_json, "id": np.asarray(rows.ids, dtype=object),
+        "label": np.full(len(rows), -1, dtype=np.int64) if unit.insertion else rows.labels,
         "delta": zero_small(result.delta, tolerance), "control_delta": zero_small(result.control_delta, tolerance),
         "prob_effect": _prob(result.prob_effect, len(rows), tolerance),
         "control_prob_effect": _prob(result.control_prob_effect, len(rows), tolerance),
         "flip_rate": result.flip_rate, "control_flip_rate": result.control_flip_rate})
-    for name, values in result.arm_deltas.items():
-        frame[f"arm_{name}"] = zero_small(values, tolerance)
-    for name, values in result.arm_probs.items():
-        frame[f"prob_arm_{name}"] = _prob(values, len(rows), tolerance)
+    arms = {f"arm_{name}": zero_small(values, tolerance) for name, values in result.arm_deltas.items()}
+    arms.update({f"prob_arm_{name}": _prob(values, len(rows), tolerance) for name, values in result.arm_probs.items()})
+    if arms:  # at once: a profile has a hundred arms, and column-by-column inserts fragment the frame
+        frame = pd.concat([frame, pd.DataFrame(arms, index=frame.index)], axis=1)
     return frame
 
 
@@ -164,8 +173,11 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         raise MotifprobeError(f"batch_size must be at least 1, got {batch_size}")
     present = dataset.motif_names
     motifs = list(motifs) if motifs else present
+    # profiles score predictions and insert the motifs themselves: no labels, no sites needed
+    only_insertion = tests is not None and len(tests) > 0 and all(
+        getattr(registry.get("perturbation_test", t).factory, "insertion", False) for t in tests)
     for m in motifs:
-        if m not in present:
+        if m not in present and not only_insertion:
             raise MotifprobeError(f"motif {m!r} has no site in the dataset; present: {', '.join(present) or '(none)'}")
     if len(set(motifs)) != len(motifs):
         raise MotifprobeError(f"motifs listed twice: {', '.join(motifs)}")
@@ -175,17 +187,18 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
             missing = np.asarray(ids, dtype=object)[wanted < 0][:3]
             raise MotifprobeError(f"sequence id(s) {', '.join(map(str, missing))} are not in the dataset")
         dataset = dataset.subset(np.sort(wanted))
-    if mode == "loss" and np.any(dataset.labels < 0):
+    if mode == "loss" and np.any(dataset.labels < 0) and not only_insertion:
         raise MotifprobeError(f"loss mode needs labels: {int(np.sum(dataset.labels < 0))} of {len(dataset)} sequences "
                               "have none; use mode 'prediction' (--mode prediction)")
     dataset, length_note = fit_to_model(dataset, getattr(model, "input_length", None))
-    units = plan(dataset, motifs, tests, registry, num_perturbs=int(num_perturbs), test_params=test_params)
+    units = plan(dataset, motifs, tests, registry, num_perturbs=int(num_perturbs), test_params=test_params, seed=seed)
     who = model_label or f"model {model_name!r}"
     k, block = int(num_perturbs), int(batch_size)
     background = dataset.background
     position = pd.Index(dataset.ids)
     # Rows some unit perturbs, in dataset order: one vectorized lookup, not a Python call per id.
-    needed_rows = np.unique(np.concatenate([position.get_indexer(u.ids) for u in units] or [np.zeros(0, np.int64)]))
+    needed_rows = np.unique(np.concatenate([position.get_indexer(u.ids) for u in units if not u.insertion]
+                                           or [np.zeros(0, np.int64)]))
     original = np.zeros((len(dataset), 2))
     if len(needed_rows):
         probs = predict(model, dataset.codes[needed_rows], block, who)
@@ -225,6 +238,8 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     metadata.update(output_kind=scorer.kind, delta_unit=scorer.unit, notes=[length_note] if length_note else [])
     table = (summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
              if summarize else pd.DataFrame(columns=RESULT_COLUMNS))
+    profiles = profile_table(deltas, records, thresholds=thresholds, rule=dataset.rule, registry=registry) \
+        if summarize else pd.DataFrame(columns=PROFILE_COLUMNS)
     if not keep_deltas:
         deltas = pd.DataFrame(columns=DELTA_COLUMNS)
-    return InterpretResult(table, deltas, metadata)
+    return InterpretResult(table, deltas, metadata, profiles)

@@ -43,6 +43,9 @@ class Unit:
         The arm the verdict reads the test against (``"sham"`` or one of the test's controls).
     checks : list of [arm, against, status]
         Alternative explanations the verdict rules out (:class:`motifprobe.engine.perturbation.Check`).
+    insertion : bool
+        An insertion test (:mod:`motifprobe.engine.insertion`): ``ids`` are the rows the backgrounds
+        are drawn from, and ``points`` its profile's points (arm, point, label, order, control).
     """
 
     test: str
@@ -54,6 +57,8 @@ class Unit:
     ids: list[str] = field(default_factory=list)
     control: str = "sham"
     checks: list[list[str]] = field(default_factory=list)
+    insertion: bool = False
+    points: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -77,7 +82,8 @@ class Unit:
     def with_ids(self, ids: list[str]) -> "Unit":
         """The same unit on other ids (a shard)."""
         return Unit(self.test, self.motifs, dict(self.params), self.feature, self.deterministic, self.num_perturbs,
-                    list(ids), self.control, [list(c) for c in self.checks])
+                    list(ids), self.control, [list(c) for c in self.checks], self.insertion,
+                    [dict(p) for p in self.points])
 
 
 def make_test(registry: Registry, name: str, params: dict[str, Any]) -> Any:
@@ -98,7 +104,9 @@ def plan_tests(motifs: list[str], tests: list[str] | None, registry: Registry,
     combination of ``n_motifs`` of the motifs. ``test_params`` (``{test: {key: value}}``) are
     checked against each test's declared parameters before any work starts."""
     explicit = tests is not None
-    names = list(tests) if explicit else registry.names("perturbation_test")
+    # Insertion tests (profiles) run only when named: they ask other questions, at other costs.
+    names = list(tests) if explicit else [n for n in registry.names("perturbation_test")
+                                          if not getattr(registry.get("perturbation_test", n).factory, "insertion", False)]
     run_names = [registry.get("perturbation_test", n).name for n in names]
     canonical = {}
     for key, values in dict(test_params or {}).items():
@@ -136,19 +144,38 @@ def eligible_rows(dataset: Dataset, motifs: tuple[str, ...]) -> np.ndarray:
 
 
 def plan(dataset: Dataset, motifs: list[str], tests: list[str] | None, registry: Registry, *, num_perturbs: int,
-         test_params: dict[str, dict[str, Any]] | None = None) -> list[Unit]:
-    """The units of an interpretation of ``dataset`` (see :class:`Unit`)."""
+         test_params: dict[str, dict[str, Any]] | None = None, seed: int = 0) -> list[Unit]:
+    """The units of an interpretation of ``dataset`` (see :class:`Unit`).
+
+    An insertion test's unit takes at most its ``n_backgrounds`` rows, any rows (a keyed choice by
+    ``seed`` and id: :func:`motifprobe.engine.insertion.background_rows`), and its profile is laid
+    out here, so a gap range or copy count that does not fit fails before any work.
+    """
     units = []
     for name, combo, params in plan_tests(motifs, tests, registry, test_params):
         test = make_test(registry, name, params)
         feature = getattr(test, "feature", None)
         deterministic = bool(getattr(test, "deterministic", False))
-        rows = eligible_rows(dataset, combo)
         control, checks = _controls_of(test, name, registry)
+        if getattr(test, "insertion", False):
+            units.append(_insertion_unit(dataset, name, tuple(combo), params, test, control, seed))
+            continue
+        rows = eligible_rows(dataset, combo)
         units.append(Unit(name, tuple(combo), dict(params), feature if isinstance(feature, str) else "",
                           deterministic, 1 if deterministic else int(num_perturbs), list(dataset.ids[rows]),
                           control, checks))
     return units
+
+
+def _insertion_unit(dataset: Dataset, name: str, combo: tuple[str, ...], params: dict[str, Any], test: Any,
+                    control: str, seed: int) -> Unit:
+    from motifprobe.engine.insertion import background_rows, motif_pwms
+
+    points = test.prepare(dataset.seq_length, combo, motif_pwms(dataset.metadata, combo))
+    rows = background_rows(dataset, params["backgrounds"], int(params["n_backgrounds"]), seed)
+    feature = getattr(test, "feature", None)
+    return Unit(name, combo, dict(params), feature if isinstance(feature, str) else "", True, 1,
+                list(dataset.ids[rows]), getattr(test, "control", control), [], True, [p.record() for p in points])
 
 
 def _controls_of(test: Any, name: str, registry: Registry) -> tuple[str, list[list[str]]]:

@@ -136,6 +136,20 @@ def _score_arms(model, arms: dict[str, np.ndarray], block: int, who: str) -> dic
     return scored
 
 
+def _score_together(model, arms: dict[str, np.ndarray], controls: dict[str, np.ndarray], block: int,
+                    who: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """:func:`_score_arms` of the arms and the controls in one stacked ``predict`` call."""
+    names = [*arms, *controls]
+    every = {**arms, **controls}
+    if not names:
+        return {}, {}
+    n, k, length = every[names[0]].shape
+    stacked = np.concatenate([every[name].reshape(n * k, length) for name in names])
+    scored = predict(model, stacked, block, who).reshape(len(names), n, k, -1)
+    out = dict(zip(names, scored))
+    return {a: out[a] for a in arms}, {c: out[c] for c in controls}
+
+
 def check_arms(arms: Any, batch: TestBatch, k: int, primary: str | None, who: str) -> dict[str, np.ndarray]:
     """The test-arm contract: a dict of uint8 (n, K, L) arrays over the alphabet, the primary
     arm among them and changing at least one base of the batch (``primary`` None: control arms,
@@ -192,6 +206,26 @@ def _primary_change(primary: str, arms: dict[str, np.ndarray], original: np.ndar
     return score_change(arms[primary], original, batch.labels, scorer)
 
 
+def _insertion_setup(test: Any, tester: str, unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer,
+                     background: np.ndarray, batch_size: int, who: str):
+    """An insertion test's inputs: the backgrounds drawn from ``rows``, the model's outputs on them
+    (the reference), a prediction-mode scorer (labels play no part), the motifs' PWMs, and how many
+    arms one background costs (for the chunk size)."""
+    from motifprobe.engine.insertion import background_dataset, motif_pwms
+
+    pwms = motif_pwms(rows.metadata, unit.motifs)
+    try:
+        test.prepare(rows.seq_length, unit.motifs, pwms)
+    except MotifprobeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary
+        raise fault(TestFault, tester, exc) from None
+    backgrounds = background_dataset(unit, rows, seed, background)
+    original = predict(model, backgrounds.codes, batch_size, who)
+    width = len(getattr(test, "_points", ())) + len(getattr(test, "_controls", {})) + 1
+    return backgrounds, original, Scorer("prediction", scorer.kind), pwms, width
+
+
 def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer, background: np.ndarray,
              original: np.ndarray, registry: Registry, batch_size: int = PREDICT_BLOCK, who: str = "the model",
              sham: ControlDeltas | None = None, progress: Progress | None = None) -> UnitDeltas:
@@ -209,6 +243,13 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     entry = registry.get("perturbation_test", unit.test)
     tester = f"test {entry.name!r} (plugin {entry.plugin}, {entry.distribution})"
     test = make_test(registry, unit.test, unit.params)
+    pwms: dict = {}
+    width = 3
+    if getattr(test, "insertion", False):  # the rows become backgrounds, and the reference is their score
+        sham = None  # a sham of the same motifs' site tests belongs to other rows (the caller shares by motifs)
+        rows, original, scorer, pwms, width = _insertion_setup(test, tester, unit, rows, model, seed=seed,
+                                                               scorer=scorer, background=background,
+                                                               batch_size=batch_size, who=who)
     primary = getattr(test, "primary_arm", "perturbed")
     k = unit.num_perturbs
     if sham is None and unit.needs_sham:  # a test read against its own control spends no model calls on one
@@ -224,9 +265,9 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     arm_probs: dict[str, np.ndarray] = {}
     combine = getattr(test, "deltas", None) or partial(_primary_change, primary)
     make_controls = getattr(test, "controls", None)
-    for idx in _chunks(n, k * rows.seq_length * 3):
+    for idx in _chunks(n, k * rows.seq_length * width):
         sub = rows.subset(idx)
-        batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k)
+        batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k, pwms=pwms)
         try:
             arms = test.perturb(batch, RowStreams(row_keys(context, sub.ids)))
             controls = make_controls(batch, RowStreams(row_keys(control_context, sub.ids))) if make_controls else {}
@@ -237,8 +278,11 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
         clash = sorted(set(arms) & set(controls) | ({SHAM} & set(controls)))
         if clash:
             raise TestFault(f"{tester} uses the arm name(s) {', '.join(clash)} twice; control arms need their own names")
-        probs = _score_arms(model, arms, batch_size, who)
-        control_probs = _score_arms(model, controls, batch_size, who)
+        if width > 3:  # a profile's many small arms: one stacked call, so the model sees full batches
+            probs, control_probs = _score_together(model, arms, controls, batch_size, who)
+        else:
+            probs = _score_arms(model, arms, batch_size, who)
+            control_probs = _score_arms(model, controls, batch_size, who)
         orig = original[idx]
         try:
             d = np.asarray(combine(probs, orig, batch, scorer), dtype=np.float64)

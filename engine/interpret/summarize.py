@@ -58,8 +58,13 @@ def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed:
     ``error`` (the reason). q values are Benjamini-Hochberg over the whole family: every tested
     subset of every row, of every model in ``deltas`` (:func:`motifprobe.engine.stats.decide`).
     ``motif_sources`` (``{motif: "source version"}``, see :func:`motif_sources`) fills the
-    ``motif_sources`` column.
+    ``motif_sources`` column. An insertion test's unit (one with a ``profile``) gets its row from
+    its points (:func:`motifprobe.engine.profiles.summary_row`), outside that family.
     """
+    profiled = [u for u in units if u.get("profile") and u.get("status") != "error"]
+    if profiled:  # insertion tests: their rows come from their profiles, outside the family of the others
+        return _with_profiles(deltas, units, profiled, seed=seed, mode=mode, thresholds=thresholds,
+                              motif_sources=motif_sources)
     groups = {key: g for key, g in deltas.groupby(["model", "test", "motifs", "test_params"], sort=False)} \
         if len(deltas) else {}
     rows = []
@@ -89,6 +94,30 @@ def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed:
     table["motif_sources"] = [" + ".join(f"{m}: {known[m]}" for m in str(ms).split("+") if m in known)
                               for ms in table["motifs"]]
     return order_columns(decide(table, thresholds))
+
+
+def _with_profiles(deltas: pd.DataFrame, units: list[dict[str, Any]], profiled: list[dict[str, Any]], *, seed: int,
+                   mode: str, thresholds: Thresholds, motif_sources: dict[str, str] | None) -> pd.DataFrame:
+    """The results table when some units are insertion tests: the others summarized (and decided,
+    as their own family) as always, each profile's row from its points
+    (:func:`motifprobe.engine.profiles.summary_row`), in the units' order."""
+    from motifprobe.engine.profiles import summary_rows
+
+    others = [u for u in units if not any(u is p for p in profiled)]
+    table = summarize_deltas(deltas[~deltas.set_index(["model", "test", "motifs", "test_params"]).index.isin(
+        [(u["model"], u["test"], u["motifs"], u["test_params"]) for u in profiled])] if len(deltas) else deltas,
+        others, seed=seed, mode=mode, thresholds=thresholds, motif_sources=motif_sources)
+    extra = pd.DataFrame(summary_rows(deltas, profiled, thresholds))
+    known = dict(motif_sources or {})
+    extra["motif_sources"] = [" + ".join(f"{m}: {known[m]}" for m in str(ms).split("+") if m in known)
+                              for ms in extra["motifs"]]
+    position = {id(u): i for i, u in enumerate(units)}
+    order = [position[id(u)] for u in others] + [position[id(u)] for u in profiled]
+    parts = [t for t in (table, extra) if len(t)]
+    merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    merged = merged.iloc[np.argsort(order, kind="stable")].reset_index(drop=True) if len(merged) == len(order) \
+        else merged
+    return order_columns(merged)
 
 
 def motif_sources(metadata: dict[str, Any]) -> dict[str, str]:

@@ -37,6 +37,11 @@ class DistanceRule(OrderRule):
         inside = (gap >= self.params["min_dist"]) & (gap <= self.params["max_dist"])
         return any_pair(pairs, (sa < sb) & inside, num_seqs).astype(np.int64)
 
+    def profile_window(self, feature, motifs):
+        if feature == "spacing" and set(motifs) == set(self.pos_motifs) and len(motifs) == 2:
+            return int(self.params["min_dist"]), int(self.params["max_dist"])
+        return None
+
     def _near_miss_gaps(self, n, cap, rng):
         lo, hi = self.params["min_dist"], self.params["max_dist"]
         width = max(hi - lo + 1, 5)
