@@ -361,24 +361,7 @@ def point_deltas_figure(deltas: pd.DataFrame, arms: list[str], *, controls: dict
     colours = _colours(plt, models)
     has_control = bool(long["control"].notna().any())
 
-    def sample(series) -> np.ndarray:
-        v = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-        v = v[np.isfinite(v)]
-        return rng.choice(v, max_points, replace=False) if v.size > max_points else v
-
-    def violin(ax, values, pos, colour, gid) -> None:
-        if values.size == 0:
-            return
-        if values.size < 2 or np.ptp(values) == 0:
-            ax.plot([pos - 0.35, pos + 0.35], [values[0]] * 2, color=colour, linewidth=3, gid=gid)
-            return
-        parts = ax.violinplot(values, positions=[pos], widths=0.8, showmedians=True, showextrema=False)
-        for body in parts["bodies"]:
-            body.set_facecolor(colour)
-            body.set_edgecolor("#444444")
-            body.set_alpha(0.9)
-            body.set_gid(gid)
-        parts["cmedians"].set_color("black")
+    from motifprobe.engine.report import draw_violin, sample_values
 
     step = len(models) * (2 if has_control else 1) + 1
     fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * step * len(arms) + 1.5), 3.8))
@@ -388,9 +371,11 @@ def point_deltas_figure(deltas: pd.DataFrame, arms: list[str], *, controls: dict
         sel = long["arm"] == str(arm)
         for model in models:
             rows = long[sel & (long["model"] == model)]
-            violin(ax, sample(rows["value"]), pos, colours[model], f"delta {model} {arm}")
+            draw_violin(ax, sample_values(rows["value"], rng, max_points), pos, colours[model], width=0.8,
+                        alpha=0.9, gid=f"delta {model} {arm}")
             if has_control:
-                violin(ax, sample(rows["control"]), pos + 1, "#bbbbbb", f"control {model} {arm}")
+                draw_violin(ax, sample_values(rows["control"], rng, max_points), pos + 1, "#bbbbbb", width=0.8,
+                            alpha=0.9, gid=f"control {model} {arm}")
             pos += 2 if has_control else 1
         ticks.append((i * step + pos - 1) / 2)
     ax.axhline(0, color="grey", linewidth=0.8, linestyle="--", zorder=0)

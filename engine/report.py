@@ -188,6 +188,32 @@ def _lighter(color, amount: float = 0.6):
 _SUBSETS = (("label0", 0), ("label1", 1))
 
 
+def sample_values(values: Any, rng: np.random.Generator, max_points: int = MAX_POINTS) -> np.ndarray:
+    """The finite values of ``values``, a random sample of ``max_points`` of them when there are more."""
+    v = pd.to_numeric(values, errors="coerce")
+    v = np.asarray(v, dtype=float)
+    v = v[np.isfinite(v)]
+    return rng.choice(v, max_points, replace=False) if v.size > max_points else v
+
+
+def draw_violin(ax: Any, values: np.ndarray, pos: float, color: Any, *, width: float = 0.85, alpha: float = 1.0,
+                gid: str | None = None) -> None:
+    """One violin at ``pos`` (median marked); a bar at the value when the values have no spread."""
+    if values.size == 0:
+        return
+    if values.size < 2 or np.ptp(values) == 0:  # a KDE needs spread: draw a bar at the value
+        (bar,) = ax.bar(pos, 0, width=0.8, bottom=values[0], edgecolor=color, linewidth=3)
+        bar.set_gid(gid)
+        return
+    parts = ax.violinplot(values, positions=[pos], widths=width, showmedians=True, showextrema=False)
+    for body in parts["bodies"]:
+        body.set_facecolor(color)
+        body.set_edgecolor("#444444")
+        body.set_alpha(alpha)
+        body.set_gid(gid)
+    parts["cmedians"].set_color("black")
+
+
 def distributions_png(deltas: pd.DataFrame, path: str | Path, seed: int = 0) -> Path:
     """Violins of per-sequence deltas per label and model, beside the sham, one panel per test.
 
@@ -228,25 +254,6 @@ def distributions_png(deltas: pd.DataFrame, path: str | Path, seed: int = 0) -> 
     width = max(6.0, ncols * max(3.4, 0.75 * per_panel + 1.0))
     height = 3.0 * nrows + 0.9
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(width, height))
-
-    def sample(values) -> np.ndarray:
-        v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-        v = v[np.isfinite(v)]
-        return rng.choice(v, MAX_POINTS, replace=False) if v.size > MAX_POINTS else v
-
-    def violin(ax, values: np.ndarray, pos: float, color) -> None:
-        if values.size == 0:
-            return
-        if values.size < 2 or np.ptp(values) == 0:  # a KDE needs spread: draw a bar at the value
-            ax.bar(pos, 0, width=0.8, bottom=values[0], edgecolor=color, linewidth=3)
-            return
-        parts = ax.violinplot(values, positions=[pos], widths=0.85, showmedians=True, showextrema=False)
-        for body in parts["bodies"]:
-            body.set_facecolor(color)
-            body.set_edgecolor("#444444")
-            body.set_alpha(1.0)
-        parts["cmedians"].set_color("black")
-
     for ax, ((test, motifs), group) in zip(axes.flat, groups):
         ticks, names, pos = [], [], 0.0
         for s_name, s_value in subsets:
@@ -254,9 +261,9 @@ def distributions_png(deltas: pd.DataFrame, path: str | Path, seed: int = 0) -> 
             start = pos
             for model in models:
                 sub = sub_group[sub_group["model"].astype(str) == model]
-                violin(ax, sample(sub["delta"]), pos, colors[model])
+                draw_violin(ax, sample_values(sub["delta"], rng), pos, colors[model])
                 if "control_delta" in sub:
-                    violin(ax, sample(sub["control_delta"]), pos + 0.9, _lighter(colors[model]))
+                    draw_violin(ax, sample_values(sub["control_delta"], rng), pos + 0.9, _lighter(colors[model]))
                 pos += 2.0
             ticks.append((start + pos - 2.0 + 0.9) / 2)
             n = int(sub_group["id"].nunique()) if "id" in sub_group else len(sub_group) // max(len(models), 1)

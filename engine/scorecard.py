@@ -94,6 +94,33 @@ def _row_status(rule: Rule | None, feature: str | None, motifs: tuple[str, ...],
     return expectation, "correct none", expectation.reason
 
 
+UNVARIED = ("extra", "decoy false call", "correct none")
+"""Statuses a feature the data never varied turns into ``confounded`` (:func:`unvaried`)."""
+
+
+def unvaried(feature: str | None, motifs: tuple[str, ...], dataset: Any) -> str:
+    """Why the data cannot say what a model should do for ``feature`` on ``motifs`` ("" if it can).
+
+    A rule that ignores strand or copy number implies no effect only for what the training data
+    showed: a model that never saw a motif on the minus strand, or twice in one sequence, is free
+    to respond either way, so a call there is neither a false call nor a correct none.
+    """
+    sites = getattr(dataset, "sites", None)
+    if feature not in ("orientation", "dosage") or sites is None or not len(sites):
+        return ""
+    mine = sites[sites["name"].isin(motifs)]
+    if not len(mine):
+        return ""
+    if feature == "orientation" and "strand" in mine:
+        one = [m for m, g in mine.groupby("name", sort=False) if g["strand"].nunique() < 2]
+        if one:
+            return (f"the data shows {', '.join(one)} on one strand only, so a strand preference is not a "
+                    "departure from the rule")
+    if feature == "dosage" and int(mine.groupby(["seq", "name"]).size().max()) < 2:
+        return "the data never has two copies of a motif in one sequence, so a response to copy number is untested"
+    return ""
+
+
 def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, dict] | None = None,
           registry: Registry | None = None, dataset: Any = None,
           profiles: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -152,6 +179,10 @@ def score(results: pd.DataFrame, rule: Rule | dict | None, metrics: dict[str, di
         mode = r.get("mode", "loss")
         expectation, status, reason = _row_status(rule, feature, motifs, r["verdict"], direction,
                                                   mode if isinstance(mode, str) else "loss")
+        if status in UNVARIED and dataset is not None:
+            why = unvaried(feature, motifs, dataset)
+            if why:
+                status, reason = "confounded", why
         if profiles is not None and len(profiles) and status == "hit":  # a called profile: where does it peak?
             from motifprobe.engine.profiles import profile_status
 

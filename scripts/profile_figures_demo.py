@@ -1,11 +1,12 @@
-"""Write one example figure of each profile kind into docs/figures/ from a synthetic profile table.
+"""Write one figure of each profile kind from a synthetic profile table (a check of the drawing code).
 
 The table is made up (plausible shapes, not a model's output): a CNN whose spacing curve peaks
 inside the planted 8-20 bp window and a k-mer model whose curve is flat; a preferred ++
 orientation; a saturating dosage curve; a centre-focused position curve. Real runs replace it:
 ``profile_figures.write_profile_figures(result.profiles, out_dir)``.
 
-Usage: ``python scripts/profile_figures_demo.py [OUT_DIR]`` (default docs/figures).
+Usage: ``python scripts/profile_figures_demo.py [OUT_DIR]`` (default demo_out/synthetic_figures).
+The figures in docs/figures/ come from a real run: ``bash scripts/docs_figures.sh``.
 """
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def synthetic_profiles(seed: int = 0) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[profile_figures.PROFILE_COLUMNS]
 
 
-def main(out_dir: str = "docs/figures") -> list[Path]:
+def main(out_dir: str = "demo_out/synthetic_figures") -> list[Path]:
     table = synthetic_profiles()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

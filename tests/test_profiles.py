@@ -115,8 +115,10 @@ def test_profile_status_against_the_planted_window():
     assert status(lambda o, g: 0.0)[0] == "miss"
     peak_outside = status(lambda o, g: 0.6 if o == "AB" and g == 25 else 0.0)
     assert peak_outside[0] == "miss" and "outside" in peak_outside[1]
-    also_outside = status(lambda o, g: 0.6 if o == "AB" and 5 <= g <= 10 else (0.5 if o == "BA" else 0.0))
-    assert also_outside[0] == "miss" and "respond as much" in also_outside[1]
+    also_outside = status(lambda o, g: 0.6 if o == "AB" and (5 <= g <= 10 or g == 25) else 0.0)
+    assert also_outside[0] == "miss" and "overlaps it by only" in also_outside[1]
+    other_order = status(lambda o, g: 0.6 if o == "AB" and 5 <= g <= 10 else (0.5 if o == "BA" else 0.0))
+    assert other_order[0] == "hit" and "the other order also responds" in other_order[1]
     small_outside = status(lambda o, g: 0.6 if o == "AB" and 5 <= g <= 10 else (0.1 if o == "BA" else 0.0))
     assert small_outside[0] == "hit"
     blurred = status(lambda o, g: 0.6 if o == "AB" and 5 <= g <= 15 else 0.0)  # one step past the window: 67%

@@ -482,3 +482,26 @@ def test_a_call_explained_by_a_check_is_a_shortcut_on_decoys_and_a_miss_on_pos_m
     s = summary.iloc[0]
     assert s["decoy_false_calls"] == 0 and s["shortcuts"] == 2 and s["misses"] == 1
     assert "Shortcuts (composition or position, not the motif): presence " + D in s["statement"]
+
+
+def test_a_feature_the_data_never_varied_is_confounded_not_extra():
+    """Strand and copy number the training data never showed: a call there is no false call."""
+    from motifprobe import api
+    from motifprobe.engine.scorecard import unvaried
+
+    plus = api.generate("fast", num_seqs=200, seq_length=120, gen_type="presence", motifs=[A, D], pos_motifs=[A],
+                        seed=1)
+    both = api.generate("fast", num_seqs=200, seq_length=120, gen_type="presence", motifs=[A, D], pos_motifs=[A],
+                        seed=1, rc_prob=0.5)
+    assert "one strand only" in unvaried("orientation", (A,), plus) and A in unvaried("orientation", (A,), plus)
+    assert unvaried("orientation", (A,), both) == ""
+    assert "two copies" in unvaried("dosage", (A,), plus)
+    assert unvaried("presence", (A,), plus) == "" and unvaried("orientation", (A,), None) == ""
+    twice = pd.DataFrame({"seq": [0, 0], "name": [A, A], "start": [0, 40], "end": [10, 50], "strand": ["+", "-"]})
+    assert unvaried("dosage", (A,), type("WithSites", (), {"sites": twice})()) == ""
+    rows = pd.DataFrame([{"model": "m", "test": t, "feature": f, "motifs": A, "verdict": "effect", "direction": "+"}
+                         for t, f in (("strand", "orientation"), ("dosage", "dosage"), ("presence", "presence"))])
+    card = score(rows, plus.rule, dataset=plus)[0].set_index("test")
+    assert card.loc["strand", "status"] == "confounded" and card.loc["dosage", "status"] == "confounded"
+    assert card.loc["presence", "status"] == "hit"
+    assert score(rows, both.rule, dataset=both)[0].set_index("test").loc["strand", "status"] == "extra"
