@@ -10,6 +10,10 @@ agreeing on it, e.g. ``recovered (+) 3/3``:
   baseline);
 - ``false call``: an effect where the rule implies none (a decoy, the sham, an unused feature);
 - ``quiet``: no effect where none is implied (the right answer);
+- ``not learned``: the model does not beat the majority baseline, so none of its calls counts
+  (the scorecard's ``model did not learn``);
+- ``confounded`` / ``untestable`` / ``shortcut``: the scorecard's statuses of the same name
+  (the data cannot answer; too few sequences; the call is the motif's composition or position);
 - ``error``: the test failed.
 """
 from __future__ import annotations
@@ -24,7 +28,11 @@ import pandas as pd
 
 OUTCOME_COLORS = {"recovered (+)": "#4daf4a", "recovered (-)": "#4daf4a", "recovered": "#4daf4a",
                   "wrong sign": "#ff7f00", "missed": "#e41a1c", "false call": "#984ea3", "quiet": "#eeeeee",
+                  "not learned": "#bdbdbd", "confounded": "#cab2d6", "untestable": "#ffffb3", "shortcut": "#a6cee3",
                   "error": "#555555"}
+STATUS_OUTCOMES = {"error": "error", "model did not learn": "not learned", "confounded": "confounded",
+                   "untestable": "untestable", "shortcut": "shortcut"}
+"""Scorecard statuses that are an outcome of their own, whatever was expected or found."""
 SETTING = ["model", "dataset", "rule", "size"]
 LONG_COLUMNS = [*SETTING, "feature", "outcome", "agree", "seeds", "outcomes", "accuracy"]
 
@@ -37,8 +45,9 @@ def _truthy(value: Any) -> bool:
 
 def outcome(row: Any) -> str:
     """One scorecard row (``expected``, ``expected_sign``, ``found``, ``direction``, ``status``) as an outcome."""
-    if str(row.get("status", "")) == "error":
-        return "error"
+    status = str(row.get("status", ""))
+    if status in STATUS_OUTCOMES:
+        return STATUS_OUTCOMES[status]
     expected, found = _truthy(row.get("expected")), _truthy(row.get("found"))
     sign = str(row.get("expected_sign", "") or "").strip()
     direction = str(row.get("direction", "") or "").strip()

@@ -294,6 +294,11 @@ def test_recovery_matrix_outcomes_signs_and_seed_agreement():
     assert long["accuracy"].iloc[0] == pytest.approx(0.9)
     matrix = recovery_matrix(recovery_table(cards))
     assert matrix.loc[0, "presence: A"] == "recovered (+) 2/3" and matrix.loc[0, "accuracy"] == pytest.approx(0.9)
+    # The scorecard's own verdicts win over expected/found: a model at its baseline recovers nothing.
+    at_baseline = cards.assign(status="model did not learn")
+    assert set(recovery_table(at_baseline)["outcome"]) == {"not learned"}
+    for status in ("confounded", "untestable", "shortcut", "error"):
+        assert set(recovery_table(cards.assign(status=status))["outcome"]) == {status}
 
 
 def test_a_large_cell_interprets_in_shards_over_the_workers_with_the_same_verdicts(tmp_path, client):
