@@ -46,10 +46,11 @@ from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import MotifprobeError
 from motifprobe.engine.interpret.plan import Unit, make_test, plan
 from motifprobe.engine.motif_library import Motif, load_encode_motifs
-from motifprobe.engine.perturbation import SHAM, TestBatch, sham_perturb
+from motifprobe.engine.interpret.run import draw_arms, draw_sham
+from motifprobe.engine.perturbation import SHAM, TestBatch
 from motifprobe.engine.registry import Registry, get_registry
 from motifprobe.engine.scan import DEFAULT_P_VALUE, check_p_value, scan_codes
-from motifprobe.engine.streams import RowStreams, context_key, row_keys
+from motifprobe.engine.streams import context_key, row_keys
 
 AUDIT_SAMPLE = 200
 """Sequences per unit whose perturbations are rescanned (``--audit-sample``)."""
@@ -208,15 +209,12 @@ def rebuild_arms(unit: Unit, rows: Dataset, *, seed: int, background: np.ndarray
     primary = getattr(test, "primary_arm", "perturbed")
     k = unit.num_perturbs
     batch = TestBatch(rows.codes, rows.labels, unit.motifs, rows.sites, background, k)
-    arms = test.perturb(batch, RowStreams(row_keys(context_key("test", seed, unit.test, *unit.motifs), rows.ids)))
-    make_controls = getattr(test, "controls", None)
-    controls = (make_controls(batch, RowStreams(row_keys(context_key("control", seed, unit.test, *unit.motifs),
-                                                         rows.ids))) if make_controls else {}) or {}
+    arms, controls = draw_arms(test, unit, batch, rows.ids, seed)
+    controls = controls or {}
     out = {name: ("primary" if name == primary else "test", np.asarray(arr)) for name, arr in arms.items()}
     out.update({name: ("control", np.asarray(arr)) for name, arr in controls.items()})
     if unit.needs_sham:
-        sham = sham_perturb(batch, RowStreams(row_keys(context_key("sham", seed, *unit.motifs), rows.ids)))
-        out[SHAM] = ("control", sham)
+        out[SHAM] = ("control", draw_sham(unit, batch, rows.ids, seed))
     return out
 
 

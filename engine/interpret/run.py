@@ -176,20 +176,36 @@ def check_arms(arms: Any, batch: TestBatch, k: int, primary: str | None, who: st
     return arms
 
 
+def draw_arms(test: Any, unit: Unit, batch: TestBatch, ids: Any, seed: int) -> tuple[dict, dict]:
+    """``(arms, controls)`` of ``test`` for ``batch`` (rows ``ids``), each drawn from the unit's own
+    keyed stream: exactly what :func:`run_unit` scores, and what the audit rebuilds without a model.
+    Exceptions are the test plugin's (the caller turns them into a fault)."""
+    arms = test.perturb(batch, RowStreams(row_keys(context_key("test", seed, unit.test, *unit.motifs), ids)))
+    make_controls = getattr(test, "controls", None)
+    controls = make_controls(batch, RowStreams(row_keys(context_key("control", seed, unit.test, *unit.motifs),
+                                                        ids))) if make_controls else {}
+    return arms, controls
+
+
+def draw_sham(unit: Unit, batch: TestBatch, ids: Any, seed: int) -> np.ndarray:
+    """The engine's sham arm (n, K, L) for ``batch`` (rows ``ids``), keyed by the unit's motifs:
+    shared by every test on the same motifs."""
+    return sham_perturb(batch, RowStreams(row_keys(context_key("sham", seed, *unit.motifs), ids)))
+
+
 def run_sham(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer, background: np.ndarray,
              original: np.ndarray, k: int, batch_size: int = PREDICT_BLOCK, who: str = "the model",
              progress: Progress | None = None) -> ControlDeltas:
     """Per-sequence sham deltas, flip rates and probability-scale deltas: a motif-free window as
     long as the unit's motifs' instances, redrawn from the background (K draws per sequence,
     keyed like every other draw)."""
-    context = context_key("sham", seed, *unit.motifs)
     n = len(rows)
     deltas, flips, prob = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     prob_scorer = probability_scale(scorer)
     for idx in _chunks(n, k * rows.seq_length):
         sub = rows.subset(idx)
         batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k)
-        perturbed = sham_perturb(batch, RowStreams(row_keys(context, sub.ids)))
+        perturbed = draw_sham(unit, batch, sub.ids, seed)
         probs = _score_arms(model, {"sham": perturbed}, batch_size, who)["sham"]
         deltas[idx] = score_change(probs, original[idx], sub.labels, scorer).mean(axis=1)
         if prob_scorer is not None:
@@ -255,8 +271,6 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     if sham is None and unit.needs_sham:  # a test read against its own control spends no model calls on one
         sham = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background, original=original,
                         k=k, batch_size=batch_size, who=who)
-    context = context_key("test", seed, unit.test, *unit.motifs)
-    control_context = context_key("control", seed, unit.test, *unit.motifs)
     control_name = getattr(test, "control", SHAM) or SHAM
     n = len(rows)
     delta, flips, prob, control_flips = np.zeros(n), np.zeros(n), np.full(n, np.nan), np.zeros(n)
@@ -264,13 +278,11 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     arm_deltas: dict[str, np.ndarray] = {}
     arm_probs: dict[str, np.ndarray] = {}
     combine = getattr(test, "deltas", None) or partial(_primary_change, primary)
-    make_controls = getattr(test, "controls", None)
     for idx in _chunks(n, k * rows.seq_length * width):
         sub = rows.subset(idx)
         batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k, pwms=pwms)
         try:
-            arms = test.perturb(batch, RowStreams(row_keys(context, sub.ids)))
-            controls = make_controls(batch, RowStreams(row_keys(control_context, sub.ids))) if make_controls else {}
+            arms, controls = draw_arms(test, unit, batch, sub.ids, seed)
         except Exception as exc:  # noqa: BLE001 - the boundary
             raise fault(TestFault, tester, exc) from None
         arms = check_arms(arms, batch, k, primary, tester)
