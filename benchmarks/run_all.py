@@ -117,6 +117,29 @@ def bench_interpret(rows, params: dict, label: str):
     return interp / forward, interp / seed
 
 
+def bench_spacing(rows, label: str = "default torch-cnn (32 filters)"):
+    """A spacing curve (0..50 bp, both orders, 1,000 backgrounds per point) against the same
+    model's forward pass on as many prebuilt sequences: the insertion path's engine overhead."""
+    import torch
+
+    from motifprobe import api
+    from motifprobe.engine.interpret import interpret
+
+    torch.set_num_threads(2)
+    pair = MOTIFS[:2]
+    ds = api.generate("fast", seed=2, num_seqs=3000, motifs=pair, gen_type="distance", min_dist=5, max_dist=15)
+    model = api.train(ds.subset(np.arange(2000)), "torch-cnn", params={"epochs": 1}, seed=0, out_dir=None).model
+    params = {"spacing": {"n_backgrounds": 1000, "min_gap": 0, "max_gap": 50, "step": 1}}
+    scored = 1000 * (2 * 51 + 2)  # 102 arms, the shared control and the backgrounds themselves
+    curve = median_rate(lambda: interpret(model, ds, pair, tests=["spacing"], mode="prediction", test_params=params,
+                                          keep_deltas=False), scored)
+    codes = np.random.default_rng(0).integers(0, 4, size=(scored, ds.seq_length)).astype(np.uint8)
+    forward = median_rate(lambda: model.predict_proba(codes), scored)
+    rows.append((f"{label}: spacing curve 0-50 bp, both orders, 1,000 backgrounds", f"{curve:,.0f} seq/s",
+                 f"{curve / forward:.2f}x forward on prebuilt codes ({forward:,.0f} seq/s)"))
+    return curve / forward
+
+
 def peak_rss(args) -> tuple[float, str]:
     cmd = ["/usr/bin/time", "-v", sys.executable, str(ROOT / "benchmarks" / "scale.py"), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -149,6 +172,7 @@ def main() -> None:
     bench_featurization(rows)
     bench_interpret(rows, {"n_filters": 16}, "small CNN (16 filters)")
     bench_interpret(rows, {}, "default torch-cnn (32 filters)")
+    bench_spacing(rows)
     if os.environ.get("BENCH_SKIP_SCALE") != "1":
         bench_scale(rows)
     table = Table(title=f"motifprobe benchmarks ({platform.machine()}, {os.cpu_count()} cores, "
