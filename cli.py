@@ -1009,6 +1009,11 @@ def print_compare(result) -> None:
             cells.append(f"[{color}]{_fmt(float(row['avg_loss_diff']))}{mark}[/{color}]")
         t.add_row(test, motifs, expected, *cells)
     console.print(t)
+    res_rows = result.results
+    profiled = res_rows.loc[res_rows["subset"] == "profile", "test"] if "subset" in res_rows else []
+    if len(profiled):  # a curve's row holds its peak, on another scale than the rows above it
+        console.print(f"{', '.join(dict.fromkeys(profiled))}: the curve's peak, as a change of P(class 1) when "
+                      "inserted into backgrounds; every point in profiles.csv and the report's curves")
     s = Table(title="scorecard against the planted rule")
     for col in ("model", "learned rule", "hits", "misses", "wrong sign", "extras", "decoy/control false calls"):
         s.add_column(col)

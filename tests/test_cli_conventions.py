@@ -254,3 +254,9 @@ def test_compare_prints_pairwise_differences_only_between_models_that_learned(ca
     cli.print_compare(SimpleNamespace(results=results, scorecard=card, summary=summary, pairwise=pairwise))
     out = capsys.readouterr().out
     assert "cnn 0.900 vs xgb 0.100" in out and "vs kmer" not in out
+    assert "the curve's peak" not in out  # no profile rows: no note about their scale
+    curve = results.assign(test="spacing", motifs="A+B", subset="profile")
+    both = pd.concat([results.assign(subset="label1"), curve], ignore_index=True)
+    cli.print_compare(SimpleNamespace(results=both, scorecard=pd.concat([card, curve[["model", "test", "motifs"]].assign(
+        status="hit", expected_sign="")], ignore_index=True), summary=summary, pairwise=pairwise))
+    assert "spacing: the curve's peak, as a change of P(class 1)" in capsys.readouterr().out
