@@ -307,3 +307,22 @@ def test_overlap_rule_needs_half_of_the_narrower_window():
     # [10,20) vs [5,15): 5 bp of 10 -> yes; [15,25) vs [5,15): 0 bp; other motif; other perturbation
     assert _overlaps(a, b).tolist() == [True, False, False, False]
     assert _overlaps(a, b.assign(e=[14, 50])).tolist() == [False, False, False, False]  # 4 bp of 9 < 5
+
+
+def test_compare_audits_the_perturbations_it_scored_whatever_the_held_out_motif_order(dataset, tmp_path):
+    """The audit plans with interpret's motif order: a pair's keyed streams depend on it, so a
+    held-out split whose first-seen motif order differs from the dataset's must not change it."""
+    import dataclasses
+
+    from motifprobe.engine.compare import compare
+
+    first, rest = {m: i for i, m in enumerate(MOTIFS)}, {m: -i for i, m in enumerate(MOTIFS)}
+    sites = dataset.sites.copy()
+    sites["rank"] = [first[n] if s == 0 else rest[n] for s, n in zip(sites["seq"], sites["name"])]
+    sites = sites.sort_values(["seq", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
+    shuffled = dataclasses.replace(dataset, sites=sites)
+    result = compare(shuffled, ["kmer-logreg"], tests=["order"], num_perturbs=2, seed=SEED, out_dir=None,
+                     audit_sample=20)
+    held_out = shuffled.subset(pd.Index(shuffled.ids).get_indexer(result.runs["kmer-logreg"].test_ids))
+    assert held_out.motif_names != shuffled.motif_names  # the case this test is about
+    assert set(result.audit.table["motifs"]) == set(result.results["motifs"])
