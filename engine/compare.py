@@ -343,8 +343,9 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
     if len(held_out) == 1:
         info["held-out sequences (test split)"] = held_out.pop()
     curves = set(result.profiles["test"]) if len(result.profiles) else set()
-    on_data = result.results[~result.results["test"].isin(curves)] if len(result.results) else result.results
-    counts = pd.to_numeric(on_data.get("count"), errors="coerce").dropna() if len(on_data) else []
+    # Profile rows hold a curve's peak (probability scale, backgrounds): not the held-out counts, nor the heatmap.
+    on_sites = result.results[~result.results["test"].isin(curves)] if len(result.results) else result.results
+    counts = pd.to_numeric(on_sites.get("count"), errors="coerce").dropna() if len(on_sites) else []
     if curves:  # insertion tests score backgrounds made from the data, not the held-out sequences themselves
         n_bg = pd.to_numeric(result.profiles["n"], errors="coerce").dropna()
         info["backgrounds per curve point"] = (f"{int(n_bg.min())} to {int(n_bg.max())}" if n_bg.min() != n_bg.max()
@@ -367,8 +368,6 @@ def _write_outputs(result: CompareResult, dataset: Dataset, target: Path, figure
 
     if len(result.profiles):  # each curve as PNG + SVG beside the report (the report embeds the PNGs)
         write_profile_figures(result.profiles, target / "profiles")
-    # Profile rows hold a curve's peak on the probability scale: their own figures, not this loss heatmap.
-    on_sites = result.results[~result.results["test"].isin(curves)] if len(result.results) else result.results
     figs = {"heatmap": report.heatmap_png(on_sites, target / "heatmap.png"),
             "distributions": report.distributions_png(result.deltas[~result.deltas["test"].isin(curves)]
                                                       if len(result.deltas) else result.deltas,

@@ -176,10 +176,11 @@ def interpret_models(client: Any, models: dict[str, Any], dataset: Dataset, moti
 
 
 def _has_insertion_test(tests: list[str] | None) -> bool:
+    from motifprobe.engine.interpret.plan import is_insertion_test
     from motifprobe.engine.registry import get_registry
 
     registry = get_registry()
-    return any(getattr(registry.get("perturbation_test", t).factory, "insertion", False) for t in tests or [])
+    return any(is_insertion_test(registry, t) for t in tests or [])
 
 
 def _unit_key(record: dict[str, Any]) -> tuple[str, str, str, str]:

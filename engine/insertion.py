@@ -304,18 +304,19 @@ def with_insertion_options(test_params: dict[str, dict[str, Any]] | None, tests:
     """``test_params`` with ``options`` (``backgrounds``, ``insert``, ``n_backgrounds``; None: not
     given) added to every named insertion test that does not set them itself (the CLI's
     ``--backgrounds``, ``--insert``, ``--num-backgrounds``)."""
+    from motifprobe.engine.interpret.plan import is_insertion_test
+
     out = {k: dict(v) for k, v in (test_params or {}).items()}
     given = {k: v for k, v in options.items() if v is not None}
     if not given:
         return out
-    for name in tests or []:
+    inserting = [name for name in tests or [] if is_insertion_test(registry, name)]
+    for name in inserting:
         entry = registry.get("perturbation_test", name)
-        if not getattr(entry.factory, "insertion", False):
-            continue
         key = next((k for k in out if registry.get("perturbation_test", k).name == entry.name), entry.name)
         for option, value in given.items():
             out.setdefault(key, {}).setdefault(option, value)
-    if not any(getattr(registry.get("perturbation_test", n).factory, "insertion", False) for n in tests or []):
+    if not inserting:
         raise MotifprobeError(f"{', '.join('--' + k.replace('_', '-') for k in given)} set(s) the insertion tests "
                               "(spacing, strand, dosage, position), and none is run; name one with --tests")
     return out

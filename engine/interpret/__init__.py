@@ -19,7 +19,7 @@ import pandas as pd
 
 from motifprobe.engine.dataset import Dataset
 from motifprobe.engine.errors import ModelFault, MotifprobeError, TestFault
-from motifprobe.engine.interpret.plan import Unit, eligible_rows, make_test, plan, plan_tests
+from motifprobe.engine.interpret.plan import Unit, eligible_rows, is_insertion_test, make_test, plan, plan_tests
 from motifprobe.engine.interpret.run import PREDICT_BLOCK, UnitDeltas, predict, run_sham, run_unit
 from motifprobe.engine.interpret.summarize import (DELTA_COLUMNS, RESULT_COLUMNS, deltas_metadata, motif_sources,
                                                    read_deltas, summarize_deltas, summarize_file, write_deltas)
@@ -174,8 +174,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     present = dataset.motif_names
     motifs = list(motifs) if motifs else present
     # profiles score predictions and insert the motifs themselves: no labels, no sites needed
-    only_insertion = tests is not None and len(tests) > 0 and all(
-        getattr(registry.get("perturbation_test", t).factory, "insertion", False) for t in tests)
+    only_insertion = tests is not None and len(tests) > 0 and all(is_insertion_test(registry, t) for t in tests)
     for m in motifs:
         if m not in present and not only_insertion:
             raise MotifprobeError(f"motif {m!r} has no site in the dataset; present: {', '.join(present) or '(none)'}")

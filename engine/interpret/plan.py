@@ -86,6 +86,12 @@ class Unit:
                     [dict(p) for p in self.points])
 
 
+def is_insertion_test(registry: Registry, name: str) -> bool:
+    """Whether the registered test ``name`` inserts motifs into backgrounds (a profile, not a
+    perturbation of recorded sites): its factory declares ``insertion = True``."""
+    return bool(getattr(registry.get("perturbation_test", name).factory, "insertion", False))
+
+
 def make_test(registry: Registry, name: str, params: dict[str, Any]) -> Any:
     """Build a registered test with its (already checked) parameters."""
     entry = registry.get("perturbation_test", name)
@@ -106,7 +112,7 @@ def plan_tests(motifs: list[str], tests: list[str] | None, registry: Registry,
     explicit = tests is not None
     # Insertion tests (profiles) run only when named: they ask other questions, at other costs.
     names = list(tests) if explicit else [n for n in registry.names("perturbation_test")
-                                          if not getattr(registry.get("perturbation_test", n).factory, "insertion", False)]
+                                          if not is_insertion_test(registry, n)]
     run_names = [registry.get("perturbation_test", n).name for n in names]
     canonical = {}
     for key, values in dict(test_params or {}).items():
