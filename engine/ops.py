@@ -211,10 +211,15 @@ class PairSegments(NamedTuple):
         n, k, length = base.shape
         out = base.copy()
         for new, bases, seg_len in ((new_l, self.left_bases, self.len_l), (new_r, self.right_bases, self.len_r)):
-            mask = place_windows(codes, new, seg_len)
-            offset = np.arange(length)[None, None, :] - new[:, :, None]
-            src = np.take_along_axis(bases[:, None, :].repeat(k, axis=1), np.clip(offset, 0, length - 1), axis=2)
-            out[mask] = src[mask]
+            width = int(seg_len.max()) if n else 0
+            if width <= 0:
+                continue
+            # Only the windows' own positions (n, K, motif width), not whole sequences (n, K, L).
+            offset = np.arange(width)
+            pos = new[:, :, None] + offset
+            ok = (new >= 0)[:, :, None] & (offset < seg_len[:, None, None]) & (pos < length)
+            rows, copies, at = np.nonzero(ok)
+            out[rows, copies, pos[rows, copies, at]] = bases[rows, at]
         stuck = (new_l < 0) | (new_r < 0)
         if stuck.any():
             out[stuck] = np.broadcast_to(codes[:, None, :], out.shape)[stuck]
@@ -312,6 +317,22 @@ def dinuc_shuffle_windows(windows: np.ndarray, rng: np.random.Generator, alphabe
     final base (rows that fail redraw; few ever do), the other exits are put in random order,
     and the walk follows them.
     """
+    windows = np.asarray(windows)
+    b, w = windows.shape
+    if w < 3 or b == 0:
+        return windows.copy()
+    if isinstance(rng, RowStreams):  # the same draws, compiled (engine/kernels.py): ~20x faster
+        from motifprobe.engine.kernels import dinuc_shuffle_keyed
+
+        out, used = dinuc_shuffle_keyed(windows, *rng.position(), alphabet=alphabet)
+        rng.advance(used)
+        return out.astype(windows.dtype, copy=False)
+    return dinuc_shuffle_reference(windows, rng, alphabet)
+
+
+def dinuc_shuffle_reference(windows: np.ndarray, rng: np.random.Generator, alphabet: int = 5) -> np.ndarray:
+    """:func:`dinuc_shuffle_windows` in numpy, vectorized over rows: the reference the compiled
+    kernel is tested against, and the path for a plain ``numpy.random.Generator``."""
     windows = np.asarray(windows)
     b, w = windows.shape
     if w < 3 or b == 0:

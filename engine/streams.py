@@ -106,6 +106,15 @@ class RowStreams:
             keys = _mix(self.keys[self._index[rows]] ^ _mix(tags + _GOLDEN))
         return RowStreams(keys)
 
+    def position(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's key and counter (uint64 (n,) each): what a compiled kernel needs to draw
+        the values :meth:`random` would; it reports how many it used to :meth:`advance`."""
+        return self.keys[self._index], self._counters[self._index].copy()
+
+    def advance(self, used: np.ndarray) -> None:
+        """Move each row's counter past ``used`` (n,) values drawn outside this object."""
+        self._counters[self._index] = self._counters[self._index] + np.asarray(used, dtype=np.uint64)
+
     # -- draws -----------------------------------------------------------------------------
     def _raw(self, shape: tuple[int, ...]) -> np.ndarray:
         shape = tuple(int(s) for s in shape)

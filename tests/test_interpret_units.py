@@ -553,7 +553,7 @@ def test_chunks_bound_rows_by_bytes_and_count(monkeypatch):
     assert list(run_mod._chunks(0, 10)) == []
     assert run_mod.CHUNK_SEQS == 3
     monkeypatch.undo()
-    assert (run_mod.CHUNK_BYTES, run_mod.CHUNK_SEQS) == (48 * 2**20, 20_000)
+    assert (run_mod.CHUNK_BYTES, run_mod.CHUNK_SEQS) == (24 * 2**20, 2048)
 
 
 def test_score_arms_reshapes_per_arm():

@@ -99,9 +99,16 @@ def test_batching_invariance(fitted, data, monkeypatch):
     inner = type(model)._predict_proba
     monkeypatch.setattr(type(model), "predict_chunk", 7)
     monkeypatch.setattr(type(model), "_predict_proba", lambda self, x: seen.append(x.copy()) or inner(self, x))
+    monkeypatch.setattr(type(model), "predict_streams", 1, raising=False)
     np.testing.assert_allclose(model.predict_proba(xt), whole, atol=1e-6)
     assert [len(x) for x in seen] == [7] * (len(xt) // 7) + [len(xt) % 7]
     assert np.array_equal(np.concatenate(seen), xt)
+    # Several streams (threads) at once: the same chunks, each scored once, the same outputs.
+    serial, seen[:] = list(seen), []
+    monkeypatch.setattr(type(model), "predict_streams", 3, raising=False)
+    np.testing.assert_array_equal(model.predict_proba(xt), model.predict_proba(xt))
+    np.testing.assert_allclose(model.predict_proba(xt), whole, atol=1e-6)
+    assert sorted(x.tobytes() for x in seen[:len(serial)]) == sorted(x.tobytes() for x in serial)
 
 
 def test_save_load_roundtrip(fitted, data, tmp_path):

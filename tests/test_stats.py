@@ -641,3 +641,18 @@ def test_decide_corrects_over_the_whole_family():
     assert (table["verdict"] == "none").all()
     # untested subsets (label 0 has no sequence) are not part of the family
     assert table["q_vs_control_label0"].isna().all()
+
+
+def test_mean_ci_is_the_bootstrap_for_few_values_and_the_t_interval_for_many():
+    from motifprobe.engine import stats
+
+    rng = np.random.default_rng(5)
+    few = rng.normal(0.2, 1.0, stats.BOOTSTRAP_MAX_N - 1)
+    assert stats.mean_ci(few, np.random.default_rng(1)) == stats.bootstrap_ci(few, np.random.default_rng(1))
+    many = rng.exponential(1.0, stats.BOOTSTRAP_MAX_N)
+    lo, hi = stats.mean_ci(many, np.random.default_rng(1))
+    half = 1.9612 * many.std(ddof=1) / np.sqrt(many.size)  # t(0.975, 1999)
+    assert abs(lo - (many.mean() - half)) < 1e-4 and abs(hi - (many.mean() + half)) < 1e-4
+    # where both apply, they agree: the bootstrap's percentile CI of a mean of 2,000 values
+    blo, bhi = stats.bootstrap_ci(many, np.random.default_rng(1), 4000)
+    assert abs(blo - lo) < 0.01 and abs(bhi - hi) < 0.01

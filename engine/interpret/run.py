@@ -10,9 +10,10 @@ changed). A violation, or an exception raised in plugin code, becomes :class:`Mo
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -24,10 +25,11 @@ from motifprobe.engine.perturbation import SHAM, Scorer, TestBatch, probability_
 from motifprobe.engine.registry import Registry
 from motifprobe.engine.streams import RowStreams, context_key, row_keys
 
-CHUNK_BYTES = 48 * 2**20
-"""Perturbed codes built at once per unit (all arms): bounds memory for any N."""
-CHUNK_SEQS = 20_000
-"""At most this many sequences per chunk: the primitives' (n, L) int64 intermediates stay ~150 MB."""
+CHUNK_BYTES = 24 * 2**20
+"""Perturbed codes built at once per chunk (all arms): bounds memory for any N (two chunks live at once)."""
+CHUNK_SEQS = 2048
+"""At most this many sequences per chunk: small enough that the next chunk's perturbations are
+built in a worker thread while the model scores this one (see :func:`prefetched`)."""
 PREDICT_BLOCK = 8192
 """Sequences handed to ``predict_proba`` per call; the model sub-batches internally."""
 
@@ -122,6 +124,29 @@ def flip_rate(probs: np.ndarray, original: np.ndarray) -> np.ndarray:
     return (probs.argmax(-1) != original.argmax(-1)[:, None]).mean(axis=1)
 
 
+def prefetched(make: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    """``make(item)`` for each item in order, the next one made in a worker thread while the caller
+    works on the current one: perturbation (numpy) overlaps the model's forward passes (which
+    release the GIL). An exception from ``make`` is raised here, at its item."""
+    items = iter(items)
+    with ThreadPoolExecutor(1, thread_name_prefix="motifprobe-perturb") as pool:
+        first = next(items, _END)
+        pending = pool.submit(make, first) if first is not _END else None
+        while pending is not None:
+            nxt = next(items, _END)
+            following = pool.submit(make, nxt) if nxt is not _END else None
+            try:
+                yield pending.result()
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            pending = following
+
+
+_END = object()
+
+
 def _chunks(n: int, per_seq_bytes: int):
     step = max(1, min(CHUNK_SEQS, CHUNK_BYTES // max(1, per_seq_bytes)))
     for lo in range(0, n, step):
@@ -202,10 +227,13 @@ def run_sham(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     n = len(rows)
     deltas, flips, prob = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     prob_scorer = probability_scale(scorer)
-    for idx in _chunks(n, k * rows.seq_length):
+
+    def make(idx: np.ndarray) -> tuple[np.ndarray, Dataset, np.ndarray]:
         sub = rows.subset(idx)
         batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k)
-        perturbed = draw_sham(unit, batch, sub.ids, seed)
+        return idx, sub, draw_sham(unit, batch, sub.ids, seed)
+
+    for idx, sub, perturbed in prefetched(make, _chunks(n, k * rows.seq_length)):
         probs = _score_arms(model, {"sham": perturbed}, batch_size, who)["sham"]
         deltas[idx] = score_change(probs, original[idx], sub.labels, scorer).mean(axis=1)
         if prob_scorer is not None:
@@ -278,7 +306,9 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     arm_deltas: dict[str, np.ndarray] = {}
     arm_probs: dict[str, np.ndarray] = {}
     combine = getattr(test, "deltas", None) or partial(_primary_change, primary)
-    for idx in _chunks(n, k * rows.seq_length * width):
+
+    def make(idx: np.ndarray) -> tuple:
+        """One chunk's checked arms and controls (runs in the prefetch thread)."""
         sub = rows.subset(idx)
         batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k, pwms=pwms)
         try:
@@ -290,6 +320,9 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
         clash = sorted(set(arms) & set(controls) | ({SHAM} & set(controls)))
         if clash:
             raise TestFault(f"{tester} uses the arm name(s) {', '.join(clash)} twice; control arms need their own names")
+        return idx, sub, batch, arms, controls
+
+    for idx, sub, batch, arms, controls in prefetched(make, _chunks(n, k * rows.seq_length * width)):
         if width > 3:  # a profile's many small arms: one stacked call, so the model sees full batches
             probs, control_probs = _score_together(model, arms, controls, batch_size, who)
         else:

@@ -306,6 +306,21 @@ class TorchCNN(SequenceModel):
         with torch.inference_mode(), _threads(int(self.params["num_threads"])):  # once per call: costly to switch
             yield
 
+    @property
+    def predict_streams(self) -> int:
+        """On the CPU, ``num_threads`` single-threaded streams (faster than one stream of that many
+        threads: no thread barriers inside each small layer); on a GPU, one."""
+        return 1 if getattr(self, "device_", "cpu") != "cpu" else max(1, int(self.params["num_threads"]) or 1)
+
+    @contextlib.contextmanager
+    def _stream_context(self) -> Iterator[None]:
+        import torch
+
+        self.net_.eval()
+        torch.set_num_threads(1)  # this pool thread's own OpenMP setting: the caller's is untouched
+        with torch.inference_mode():
+            yield
+
     def _predict_proba(self, codes: np.ndarray) -> np.ndarray:
         """Softmax class probabilities (n, 2)."""
         import torch
