@@ -182,6 +182,8 @@ class Dataset:
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise MotifprobeError(f"length {length!r} is not allowed; allowed: an integer of at least 1")
         length = int(length)
+        if self.seq_length == length and np.all(self.lengths == length):
+            return self, ""  # already that length: nothing to crop, pad or drop
         n = len(self)
         # offset: position in the old sequence of the new window's first base (negative: N-padded on the left)
         offset = np.where(self.lengths >= length, (self.lengths - length) // 2, -((length - self.lengths) // 2))

@@ -394,3 +394,16 @@ def test_plugin_modules_import_lazily():
             "heavy = [m for m in ('torch', 'sklearn', 'xgboost', 'skops', 'safetensors') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_torch_cnn_device_one_hot_matches_the_numpy_one_hot():
+    """The GPU path's on-device one-hot (run here on the CPU) is the numpy one-hot, N as zeros."""
+    import torch
+
+    from motifprobe.engine.sequences import one_hot
+    from motifprobe.plugins.models.torch_cnn import device_one_hot
+
+    codes = np.random.default_rng(3).integers(0, 5, (17, 33)).astype(np.uint8)
+    got = device_one_hot(torch.from_numpy(codes)).numpy()
+    assert got.dtype == np.float32 and got.shape == (17, 4, 33)
+    np.testing.assert_array_equal(got, one_hot(codes))
