@@ -8,110 +8,108 @@ numba compiles a kernel on its first call (a few seconds) and caches the machine
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
+from motifprobe.engine.scan import setup_numba_cache
 
-@lru_cache(maxsize=None)
-def _dinuc_kernel():
-    """The numba-compiled Altschul-Erickson shuffle over rows (compiled once per process, on first use)."""
-    from motifprobe.engine.scan import setup_numba_cache
+setup_numba_cache()  # before numba loads: the compiled code is kept where memelite's is, paid once per machine
+import numba  # noqa: E402
 
-    setup_numba_cache()  # the compiled code is kept where memelite's is: paid once per machine
-    import numba
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_TO_UNIT = 1.0 / 2.0 ** 53
 
-    golden, m1, m2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-    to_unit = 1.0 / 2.0 ** 53
 
-    @numba.njit(cache=True, nogil=True)
-    def uniform(key, position):
-        x = key + position * golden
-        x ^= x >> np.uint64(30)
-        x *= m1
-        x ^= x >> np.uint64(27)
-        x *= m2
-        x ^= x >> np.uint64(31)
-        return np.float64(x >> np.uint64(11)) * to_unit
+@numba.njit(cache=True, nogil=True)
+def _uniform(key, position):
+    """The stream's value at ``position`` (1-based): what RowStreams.random draws there."""
+    x = key + position * _GOLDEN
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
+    return np.float64(x >> np.uint64(11)) * _TO_UNIT
 
-    @numba.njit(cache=True, nogil=True)
-    def shuffle(windows, keys, counters, alphabet):
-        b, w = windows.shape
-        m = w - 1
-        out = np.empty_like(windows)
-        used = np.zeros(b, dtype=np.uint64)
-        draws = np.empty(m)
-        exit_pos = np.zeros(alphabet, dtype=np.int64)
-        nxt = np.zeros(alphabet, dtype=np.int64)
-        has_exit = np.zeros(alphabet, dtype=np.bool_)
-        chosen = np.zeros(m, dtype=np.bool_)
-        values = np.empty(m)
-        best = np.empty(alphabet)
-        order = np.empty(m, dtype=np.int64)
-        pointer = np.zeros(alphabet, dtype=np.int64)
-        for i in range(b):
-            key, counter = keys[i], counters[i]
-            last = np.int64(windows[i, m])
-            has_exit[:] = False
+
+@numba.njit(cache=True, nogil=True)
+def _dinuc_rows(windows, keys, counters, alphabet):
+    """The Altschul-Erickson shuffle of each row, drawing from the row's keyed stream."""
+    b, w = windows.shape
+    m = w - 1
+    out = np.empty_like(windows)
+    used = np.zeros(b, dtype=np.uint64)
+    draws = np.empty(m)
+    exit_pos = np.zeros(alphabet, dtype=np.int64)
+    nxt = np.zeros(alphabet, dtype=np.int64)
+    has_exit = np.zeros(alphabet, dtype=np.bool_)
+    chosen = np.zeros(m, dtype=np.bool_)
+    values = np.empty(m)
+    best = np.empty(alphabet)
+    order = np.empty(m, dtype=np.int64)
+    pointer = np.zeros(alphabet, dtype=np.int64)
+    for i in range(b):
+        key, counter = keys[i], counters[i]
+        last = np.int64(windows[i, m])
+        has_exit[:] = False
+        for j in range(m):
+            has_exit[windows[i, j]] = True
+        while True:  # draw each base's last exit until they form a tree into the final base
             for j in range(m):
-                has_exit[windows[i, j]] = True
-            while True:  # draw each base's last exit until they form a tree into the final base
-                for j in range(m):
-                    draws[j] = uniform(key, counter + np.uint64(j + 1))
-                counter += np.uint64(m)
-                best[:] = -1.0
-                exit_pos[:] = 0
-                for j in range(m):  # each base's exit with the largest draw (numpy's argmax: first of ties)
-                    v = windows[i, j]
-                    if draws[j] > best[v]:
-                        best[v], exit_pos[v] = draws[j], j
-                for v in range(alphabet):
-                    nxt[v] = windows[i, exit_pos[v] + 1]
-                tree = True
-                for v in range(alphabet):
-                    node = v
-                    for _ in range(alphabet):
-                        if node != last:
-                            node = nxt[node]
-                    if node != last and has_exit[v]:
-                        tree = False
-                if tree:
-                    break
-            for j in range(m):
-                draws[j] = uniform(key, counter + np.uint64(j + 1))
+                draws[j] = _uniform(key, counter + np.uint64(j + 1))
             counter += np.uint64(m)
-            chosen[:] = False
+            best[:] = -1.0
+            exit_pos[:] = 0
+            for j in range(m):  # each base's exit with the largest draw (numpy's argmax: first of ties)
+                v = windows[i, j]
+                if draws[j] > best[v]:
+                    best[v], exit_pos[v] = draws[j], j
             for v in range(alphabet):
-                if has_exit[v] and v != last:
-                    chosen[exit_pos[v]] = True
-            for j in range(m):
-                values[j] = windows[i, j] * 4.0 + draws[j] + 2.0 * chosen[j]
-            if m > 64:
-                order[:] = np.argsort(values)
-            else:
-                for j in range(m):  # insertion sort: the values are distinct and motif windows short
-                    at = j
-                    while at > 0 and values[order[at - 1]] > values[j]:
-                        order[at] = order[at - 1]
-                        at -= 1
-                    order[at] = j
-            pointer[:] = 0
-            for j in range(m):
-                pointer[windows[i, j]] += 1
-            total = 0
+                nxt[v] = windows[i, exit_pos[v] + 1]
+            tree = True
             for v in range(alphabet):
-                total, pointer[v] = total + pointer[v], total
-            current = np.int64(windows[i, 0])
-            out[i, 0] = windows[i, 0]
-            for t in range(1, w):
-                slot = pointer[current]
-                pointer[current] += 1
-                current = np.int64(windows[i, order[slot] + 1])
-                out[i, t] = current
-            used[i] = counter - counters[i]
-        return out, used
-
-    return shuffle
+                node = v
+                for _ in range(alphabet):
+                    if node != last:
+                        node = nxt[node]
+                if node != last and has_exit[v]:
+                    tree = False
+            if tree:
+                break
+        for j in range(m):
+            draws[j] = _uniform(key, counter + np.uint64(j + 1))
+        counter += np.uint64(m)
+        chosen[:] = False
+        for v in range(alphabet):
+            if has_exit[v] and v != last:
+                chosen[exit_pos[v]] = True
+        for j in range(m):
+            values[j] = windows[i, j] * 4.0 + draws[j] + 2.0 * chosen[j]
+        if m > 64:
+            order[:] = np.argsort(values)
+        else:
+            for j in range(m):  # insertion sort: the values are distinct and motif windows short
+                at = j
+                while at > 0 and values[order[at - 1]] > values[j]:
+                    order[at] = order[at - 1]
+                    at -= 1
+                order[at] = j
+        pointer[:] = 0
+        for j in range(m):
+            pointer[windows[i, j]] += 1
+        total = 0
+        for v in range(alphabet):
+            total, pointer[v] = total + pointer[v], total
+        current = np.int64(windows[i, 0])
+        out[i, 0] = windows[i, 0]
+        for t in range(1, w):
+            slot = pointer[current]
+            pointer[current] += 1
+            current = np.int64(windows[i, order[slot] + 1])
+            out[i, t] = current
+        used[i] = counter - counters[i]
+    return out, used
 
 
 def dinuc_shuffle_keyed(windows: np.ndarray, keys: np.ndarray, counters: np.ndarray,
@@ -122,5 +120,5 @@ def dinuc_shuffle_keyed(windows: np.ndarray, keys: np.ndarray, counters: np.ndar
     advances the counters by it). Same algorithm and draws as
     :func:`motifprobe.engine.ops.dinuc_shuffle_windows`.
     """
-    return _dinuc_kernel()(np.ascontiguousarray(windows), np.asarray(keys, dtype=np.uint64),
-                           np.asarray(counters, dtype=np.uint64), int(alphabet))
+    return _dinuc_rows(np.ascontiguousarray(windows), np.asarray(keys, dtype=np.uint64),
+                       np.asarray(counters, dtype=np.uint64), int(alphabet))
