@@ -30,8 +30,13 @@ docs: $(STAMP)
 	bash scripts/demo.sh
 	$(PY) scripts/readme_demo.py demo_out/compare
 
+# The bench extra (tangermeme, the peer of benchmarks/peers.py) under the torch pin; without it
+# the tangermeme rows say "not installed" and the rest runs.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	printf 'torch==2.13.0\n' > $(VENV)/torch-pin.txt
+	$(PY) -m pip install --quiet -c $(VENV)/torch-pin.txt -e ".[bench]" || \
+		echo "make bench: could not install the bench extra (tangermeme); its rows will say 'not installed'"
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 # Mutation testing of the engine's statistics, scorecard, rules, parameters and interpretation
 # (docs/testing.md); prints the survival rate per module. Not part of `make test`.
