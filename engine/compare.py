@@ -306,8 +306,9 @@ def compare(dataset: Dataset, model_plugins: list[str] | None = None, *, runs: l
             metadata["audit"] = checked.summary()
         # One family over every model: q values and verdicts across the whole comparison, exactly
         # what 'motifprobe summarize compare/deltas.parquet' rebuilds.
-        results = summarize_deltas(deltas, units, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
         profiles = profile_table(deltas, units, thresholds=thresholds, rule=dataset.rule, registry=registry)
+        results = summarize_deltas(deltas, units, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources,
+                                   profiles=profiles)
         scorecard, summary = score(results, dataset.rule, metrics, dataset=dataset, profiles=profiles)
         pairwise = pairwise_tests(deltas, thresholds.tolerance, thresholds.min_effect, mode=mode)
         result = CompareResult(results, deltas, scorecard, summary, pairwise,

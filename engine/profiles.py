@@ -252,14 +252,22 @@ def additivity(g: pd.DataFrame, unit: dict, thresholds: Thresholds) -> dict[str,
             "additivity_note": f"{most['label']} copies vs {k:g} x one copy: {mean:+.3g} (p {p:.3g}): {shape}"}
 
 
-def summary_rows(deltas: pd.DataFrame, units: list[dict], thresholds: Thresholds) -> list[dict[str, Any]]:
+def summary_rows(deltas: pd.DataFrame, units: list[dict], thresholds: Thresholds,
+                 profiles: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """The results-table rows of the insertion units among ``units`` (in their order); a dosage
-    profile's row also says how it departs from additivity (:func:`additivity`)."""
+    profile's row also says how it departs from additivity (:func:`additivity`). ``profiles``: the
+    :func:`profile_table` of the same deltas, if already built (its points are not recomputed)."""
     groups = _groups(deltas)
+    built = {key: g for key, g in profiles.groupby(["model", "test", "motifs"], sort=False)} \
+        if profiles is not None and len(profiles) else {}
     rows = []
     for unit in units:
         g = groups.get((unit["model"], unit["test"], unit["motifs"], unit["test_params"]))
-        profile = unit_profile(g if g is not None else pd.DataFrame(), unit, thresholds)
+        profile = built.get((unit["model"], unit["test"], unit["motifs"]))
+        if profile is None or len(profile) != len(unit.get("profile") or []):
+            profile = unit_profile(g if g is not None else pd.DataFrame(), unit, thresholds)
+        else:
+            profile = profile.reset_index(drop=True)
         row = summary_row(profile, unit, thresholds)
         if unit.get("feature") == "dosage" and row.get("verdict") != "untestable":
             shape = additivity(g, unit, thresholds)

@@ -235,10 +235,10 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     sources = motif_sources(dataset.metadata)
     metadata = deltas_metadata(records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
     metadata.update(output_kind=scorer.kind, delta_unit=scorer.unit, notes=[length_note] if length_note else [])
-    table = (summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources)
-             if summarize else pd.DataFrame(columns=RESULT_COLUMNS))
     profiles = profile_table(deltas, records, thresholds=thresholds, rule=dataset.rule, registry=registry) \
         if summarize else pd.DataFrame(columns=PROFILE_COLUMNS)
+    table = (summarize_deltas(deltas, records, seed=seed, mode=mode, thresholds=thresholds, motif_sources=sources,
+                              profiles=profiles) if summarize else pd.DataFrame(columns=RESULT_COLUMNS))
     if not keep_deltas:
         deltas = pd.DataFrame(columns=DELTA_COLUMNS)
     return InterpretResult(table, deltas, metadata, profiles)

@@ -50,7 +50,8 @@ def stats_seed(seed: int, test: str, motifs: str) -> list[int]:
 
 
 def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed: int, mode: str,
-                     thresholds: Thresholds, motif_sources: dict[str, str] | None = None) -> pd.DataFrame:
+                     thresholds: Thresholds, motif_sources: dict[str, str] | None = None,
+                     profiles: pd.DataFrame | None = None) -> pd.DataFrame:
     """The results table: one row per unit record, statistics from its per-sequence deltas.
 
     ``units`` lists every unit with ``model``, ``test``, ``feature``, ``motifs`` (joined with
@@ -59,12 +60,14 @@ def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed:
     subset of every row, of every model in ``deltas`` (:func:`motifprobe.engine.stats.decide`).
     ``motif_sources`` (``{motif: "source version"}``, see :func:`motif_sources`) fills the
     ``motif_sources`` column. An insertion test's unit (one with a ``profile``) gets its row from
-    its points (:func:`motifprobe.engine.profiles.summary_row`), outside that family.
+    its points (:func:`motifprobe.engine.profiles.summary_row`), outside that family; ``profiles``
+    (the :func:`~motifprobe.engine.profiles.profile_table` of the same deltas, when the caller
+    has it) saves computing the points' statistics again.
     """
     profiled = [u for u in units if u.get("profile") and u.get("status") != "error"]
     if profiled:  # insertion tests: their rows come from their profiles, outside the family of the others
         return _with_profiles(deltas, units, profiled, seed=seed, mode=mode, thresholds=thresholds,
-                              motif_sources=motif_sources)
+                              motif_sources=motif_sources, profiles=profiles)
     groups = {key: g for key, g in deltas.groupby(["model", "test", "motifs", "test_params"], sort=False)} \
         if len(deltas) else {}
     rows = []
@@ -97,7 +100,8 @@ def summarize_deltas(deltas: pd.DataFrame, units: list[dict[str, Any]], *, seed:
 
 
 def _with_profiles(deltas: pd.DataFrame, units: list[dict[str, Any]], profiled: list[dict[str, Any]], *, seed: int,
-                   mode: str, thresholds: Thresholds, motif_sources: dict[str, str] | None) -> pd.DataFrame:
+                   mode: str, thresholds: Thresholds, motif_sources: dict[str, str] | None,
+                   profiles: pd.DataFrame | None = None) -> pd.DataFrame:
     """The results table when some units are insertion tests: the others summarized (and decided,
     as their own family) as always, each profile's row from its points
     (:func:`motifprobe.engine.profiles.summary_row`), in the units' order."""
@@ -107,7 +111,7 @@ def _with_profiles(deltas: pd.DataFrame, units: list[dict[str, Any]], profiled: 
     table = summarize_deltas(deltas[~deltas.set_index(["model", "test", "motifs", "test_params"]).index.isin(
         [(u["model"], u["test"], u["motifs"], u["test_params"]) for u in profiled])] if len(deltas) else deltas,
         others, seed=seed, mode=mode, thresholds=thresholds, motif_sources=motif_sources)
-    extra = pd.DataFrame(summary_rows(deltas, profiled, thresholds))
+    extra = pd.DataFrame(summary_rows(deltas, profiled, thresholds, profiles))
     known = dict(motif_sources or {})
     extra["motif_sources"] = [" + ".join(f"{m}: {known[m]}" for m in str(ms).split("+") if m in known)
                               for ms in extra["motifs"]]
