@@ -147,8 +147,15 @@ def prefetched(make: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any
 _END = object()
 
 
+PIPELINE_CHUNKS = 4
+"""A unit is cut into at least this many chunks (of at least :data:`PIPELINE_MIN_SEQS`): only the
+first chunk's perturbations are built while the model waits."""
+PIPELINE_MIN_SEQS = 256
+
+
 def _chunks(n: int, per_seq_bytes: int):
-    step = max(1, min(CHUNK_SEQS, CHUNK_BYTES // max(1, per_seq_bytes)))
+    pipelined = max(PIPELINE_MIN_SEQS, -(-n // PIPELINE_CHUNKS))
+    step = max(1, min(CHUNK_SEQS, CHUNK_BYTES // max(1, per_seq_bytes), pipelined))
     for lo in range(0, n, step):
         yield np.arange(lo, min(n, lo + step))
 
