@@ -330,11 +330,9 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
         return idx, sub, batch, arms, controls
 
     for idx, sub, batch, arms, controls in prefetched(make, _chunks(n, k * rows.seq_length * width)):
-        if width > 3:  # a profile's many small arms: one stacked call, so the model sees full batches
-            probs, control_probs = _score_together(model, arms, controls, batch_size, who)
-        else:
-            probs = _score_arms(model, arms, batch_size, who)
-            control_probs = _score_arms(model, controls, batch_size, who)
+        # Every arm of the chunk in one stacked call: full batches, and the model's streams wait
+        # for each other once per chunk instead of once per arm.
+        probs, control_probs = _score_together(model, arms, controls, batch_size, who)
         orig = original[idx]
         try:
             d = np.asarray(combine(probs, orig, batch, scorer), dtype=np.float64)
