@@ -192,7 +192,7 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
     dataset, length_note = fit_to_model(dataset, getattr(model, "input_length", None))
     units = plan(dataset, motifs, tests, registry, num_perturbs=int(num_perturbs), test_params=test_params, seed=seed)
     who = model_label or f"model {model_name!r}"
-    k, block = int(num_perturbs), int(batch_size)
+    block = int(batch_size)
     background = dataset.background
     position = pd.Index(dataset.ids)
     # Rows some unit perturbs, in dataset order: one vectorized lookup, not a Python call per id.
@@ -203,13 +203,13 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
         probs = predict(model, dataset.codes[needed_rows], block, who)
         original = np.zeros((len(dataset), probs.shape[1]))
         original[needed_rows] = probs
-    shams: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+    shams: dict[tuple[str, ...], Any] = {}
     records, frames = [], []
     for unit in units:
         rows_idx = position.get_indexer(unit.ids)
         rows = dataset.subset(rows_idx)
         done = [0]
-        total = 2 * len(rows) if unit.needs_sham and unit.motifs not in shams else len(rows)
+        total = len(rows)
 
         def task(n: int, _unit=unit, _done=done, _total=total) -> None:
             _done[0] += n
@@ -218,13 +218,11 @@ def interpret(model: Any, dataset: Dataset, motifs: list[str] | None = None, *, 
 
         task(0)
         try:
-            if unit.needs_sham and unit.motifs not in shams:  # shared by the tests on the same motifs
-                shams[unit.motifs] = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background,
-                                              original=original[rows_idx], k=k, batch_size=block, who=who,
-                                              progress=task)
             result = run_unit(unit, rows, model, seed=seed, scorer=scorer, background=background,
                               original=original[rows_idx], registry=registry, batch_size=block, who=who,
                               sham=shams.get(unit.motifs), progress=task)
+            if unit.needs_sham and not unit.insertion and result.sham is not None:
+                shams.setdefault(unit.motifs, result.sham)  # shared by the other tests on the same motifs
         except TestFault as exc:
             records.append(unit_record(model_name, unit, "error", str(exc)))
             continue

@@ -51,6 +51,9 @@ class UnitDeltas:
     control_prob_effect: np.ndarray | None = None
     arm_probs: dict[str, np.ndarray] = field(default_factory=dict)
     """Per arm (test arms, control arms and ``sham``), the delta on the probability scale."""
+    sham: "ControlDeltas | None" = None
+    """The engine's sham on these rows (given by the caller or drawn here), for the other tests on
+    the same motifs to share; None for a test read against its own control."""
 
 
 class ControlDeltas(NamedTuple):
@@ -303,9 +306,9 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
                                                                batch_size=batch_size, who=who)
     primary = getattr(test, "primary_arm", "perturbed")
     k = unit.num_perturbs
-    if sham is None and unit.needs_sham:  # a test read against its own control spends no model calls on one
-        sham = run_sham(unit, rows, model, seed=seed, scorer=scorer, background=background, original=original,
-                        k=k, batch_size=batch_size, who=who)
+    # The sham, when the caller has none for these motifs, is drawn and scored with each chunk's
+    # arms (one pass, one stacked call); a test read against its own control spends nothing on one.
+    own_sham = sham is None and unit.needs_sham
     control_name = getattr(test, "control", SHAM) or SHAM
     n = len(rows)
     delta, flips, prob, control_flips = np.zeros(n), np.zeros(n), np.full(n, np.nan), np.zeros(n)
@@ -313,6 +316,8 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     arm_deltas: dict[str, np.ndarray] = {}
     arm_probs: dict[str, np.ndarray] = {}
     combine = getattr(test, "deltas", None) or partial(_primary_change, primary)
+    if own_sham:
+        sham_delta, sham_flips, sham_prob = np.zeros(n), np.zeros(n), np.full(n, np.nan)
 
     def make(idx: np.ndarray) -> tuple:
         """One chunk's checked arms and controls (runs in the prefetch thread)."""
@@ -327,13 +332,21 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
         clash = sorted(set(arms) & set(controls) | ({SHAM} & set(controls)))
         if clash:
             raise TestFault(f"{tester} uses the arm name(s) {', '.join(clash)} twice; control arms need their own names")
+        if own_sham:
+            controls = {**controls, SHAM: draw_sham(unit, batch, sub.ids, seed)}
         return idx, sub, batch, arms, controls
 
-    for idx, sub, batch, arms, controls in prefetched(make, _chunks(n, k * rows.seq_length * width)):
+    for idx, sub, batch, arms, controls in prefetched(make, _chunks(n, k * rows.seq_length * (width + own_sham))):
         # Every arm of the chunk in one stacked call: full batches, and the model's streams wait
         # for each other once per chunk instead of once per arm.
         probs, control_probs = _score_together(model, arms, controls, batch_size, who)
         orig = original[idx]
+        if own_sham:
+            sp = control_probs.pop(SHAM)
+            sham_delta[idx] = score_change(sp, orig, sub.labels, scorer).mean(axis=1)
+            if prob_scorer is not None:
+                sham_prob[idx] = score_change(sp, orig, sub.labels, prob_scorer).mean(axis=1)
+            sham_flips[idx] = flip_rate(sp, orig)
         try:
             d = np.asarray(combine(probs, orig, batch, scorer), dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
@@ -362,6 +375,8 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
             progress(len(idx))
     if control_name != SHAM and control_name not in arm_deltas and n:
         raise TestFault(f"{tester} names control {control_name!r}, which is neither 'sham' nor one of its arms")
+    if own_sham:
+        sham = ControlDeltas(sham_delta, sham_flips, sham_prob)
     if sham is not None:
         sham = ControlDeltas.of(sham, n)
         arm_deltas[SHAM], arm_probs[SHAM] = sham.delta, sham.prob_effect
@@ -371,4 +386,4 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
         control = ControlDeltas(arm_deltas.get(control_name, np.zeros(n)), control_flips,
                                 arm_probs.get(control_name, np.full(n, np.nan)))
     return UnitDeltas(delta, control.delta, flips, control.flip_rate, arm_deltas, prob, control.prob_effect,
-                      arm_probs)
+                      arm_probs, sham)
