@@ -348,8 +348,13 @@ def ceiling_rates(net: Any, x: Any, batch: int, sizes: Sizes, threads: int | Non
     return {"one_stream": one, "split": split}
 
 
-def time_interpret(ctx: Context, data: Any, motifs: list[str], test: str, **kwargs: Any) -> dict[str, Any]:
-    """One untimed counting run (the warm-up), then the median of the timed runs."""
+def time_interpret(ctx: Context, data: Any, motifs: list[str], test: str, ceiling_now: Callable[[], float] | None = None,
+                   **kwargs: Any) -> dict[str, Any]:
+    """One untimed counting run (the warm-up), then the median of the timed runs. With
+    ``ceiling_now`` (a short forward-only measurement), each timed run is paired with one taken
+    just before it and the efficiency is the median of the per-pair ratios: on a machine whose
+    speed drifts by tens of percent over a minute, only a ceiling taken at the same moment is
+    a fair denominator."""
     from motifprobe.engine.interpret import interpret
 
     def call(model):
@@ -360,18 +365,32 @@ def time_interpret(ctx: Context, data: Any, motifs: list[str], test: str, **kwar
     with net_forwards(ctx.net) as seen:
         result = call(counter)
     forwards = counter.forwards or seen[0]  # an engine that bypasses predict_proba still reaches the net
-    seconds = median_seconds(lambda: call(ctx.model), ctx.sizes.repeats, warmups=0)
     note = "" if counter.forwards == seen[0] else f"net saw {seen[0]:,} sequences, predict_proba {counter.forwards:,}"
     if result.failed:
         note = "; ".join(n for n in (note, "a unit ended in error") if n)
-    return {"seconds": seconds, "forwards": int(forwards), "sequences": len(data), "note": note}
+    if ceiling_now is None:
+        seconds = median_seconds(lambda: call(ctx.model), ctx.sizes.repeats, warmups=0)
+        return {"seconds": seconds, "forwards": int(forwards), "sequences": len(data), "note": note}
+    pairs = []
+    for _ in range(max(5, ctx.sizes.repeats)):  # the machine's speed wanders: more pairs than plain repeats
+        ceiling = ceiling_now()
+        t0 = time.perf_counter()
+        call(ctx.model)
+        pairs.append((time.perf_counter() - t0, ceiling))
+    seconds = statistics.median(t for t, _ in pairs)
+    efficiency = statistics.median(forwards / t / c for t, c in pairs)
+    return {"seconds": seconds, "forwards": int(forwards), "sequences": len(data), "note": note,
+            "efficiency": efficiency, "paired_ceiling": statistics.median(c for _, c in pairs)}
 
 
 def interpret_row(rows: list, records: list, ctx: Context, label: str, test: str, timing: dict,
                   target: float | None = None) -> float:
     """The row of one interpret call: wall s, forwards, forwards/s, per-forward efficiency."""
     fps = ratio(timing["forwards"], timing["seconds"])
-    eff = ratio(fps, ctx.ceiling)
+    eff = timing.get("efficiency", ratio(fps, ctx.ceiling))
+    if "paired_ceiling" in timing:
+        timing = {**timing, "note": "; ".join(n for n in (timing["note"], "each run paired with a ceiling taken just "
+                  f"before it (median {timing['paired_ceiling']:,.0f} seq/s)") if n)}
     seqs = ratio(timing["sequences"], timing["seconds"])
     figure = (f"{timing['seconds']:.2f} s, {timing['forwards']:,} fwd = {fps:,.0f} fwd/s "
               f"({seqs:,.0f} seq/s in)")
@@ -396,8 +415,28 @@ def efficiency_rows(rows: list, records: list, ctx: Context) -> None:
             ("spacing", pair, f"spacing profile, gaps 0-{s.max_gap}, both orders, {s.n_backgrounds:,} backgrounds",
              {"mode": "prediction", "test_params": {"spacing": {"n_backgrounds": s.n_backgrounds, "min_gap": 0,
                                                                 "max_gap": s.max_gap}}})]
-    for test, motifs, label, kwargs in runs:
-        ctx.times[test] = time_interpret(ctx, ctx.eff_set, motifs, test, **kwargs)
+    import torch
+
+    half = [x[i:i + ctx.batch] for i in range(0, max(ctx.batch, len(x) // 2), ctx.batch)]
+    parts = [half[i::THREADS] for i in range(THREADS)]
+
+    def forward(part: list) -> None:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            for b in part:
+                torch.softmax(ctx.net(b), dim=1)
+
+    def ceiling_now() -> float:
+        """Way (b) on half the set (about half a second), after a few warm batches per thread."""
+        list(pool.map(forward, [part[:3] for part in parts]))
+        t0 = time.perf_counter()
+        list(pool.map(forward, parts))
+        return sum(len(b) for b in half) / (time.perf_counter() - t0)
+
+    with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
+        for test, motifs, label, kwargs in runs:
+            ctx.times[test] = time_interpret(ctx, ctx.eff_set, motifs, test, ceiling_now=ceiling_now, **kwargs)
+    torch.set_num_threads(THREADS)
     # Measured before and after the tests, the larger kept: a ceiling caught in a slow moment
     # would flatter every efficiency below it.
     after = ceiling_rates(ctx.net, x, ctx.batch, s)
