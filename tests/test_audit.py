@@ -109,11 +109,16 @@ def test_rebuilt_arms_are_exactly_what_run_unit_scored(dataset, registry, test):
     run_unit(unit, rows, model, seed=SEED, scorer=Scorer("loss"), background=dataset.background,
              original=original, registry=registry, batch_size=10**6)
     full = rebuild_arms(unit, rows, seed=SEED, background=dataset.background, registry=registry)
-    # run_unit scores the sham first (when the verdict reads it), then the arms, then the controls.
-    names = (["sham"] if "sham" in full else []) + [n for n in full if n != "sham"]
-    assert len(model.calls) == len(names)
-    for name, scored in zip(names, model.calls):
-        assert np.array_equal(full[name][1].reshape(scored.shape), scored), name
+    # run_unit scores each chunk's arms, then its controls, then the sham (when the verdict reads
+    # it) in one stacked call per chunk.
+    names = [n for n in full if n != "sham"] + (["sham"] if "sham" in full else [])
+    lo = 0
+    for call in model.calls:
+        size = len(call) // (len(names) * unit.num_perturbs)
+        stacked = np.concatenate([full[name][1][lo:lo + size].reshape(-1, rows.seq_length) for name in names])
+        assert np.array_equal(stacked, call)
+        lo += size
+    assert lo == len(rows) and len(model.calls) >= 1
     # A sample rebuilt on its own is the same rows of the same arms (keyed per sequence).
     pick = sample_index(unit, SEED, 25)
     alone = rebuild_arms(unit, rows.subset(pick), seed=SEED, background=dataset.background, registry=registry)
