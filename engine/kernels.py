@@ -122,3 +122,97 @@ def dinuc_shuffle_keyed(windows: np.ndarray, keys: np.ndarray, counters: np.ndar
     """
     return _dinuc_rows(np.ascontiguousarray(windows), np.asarray(keys, dtype=np.uint64),
                        np.asarray(counters, dtype=np.uint64), int(alphabet))
+
+
+@numba.njit(cache=True, nogil=True)
+def _swap_rows(codes, ls, le, rs, re):
+    """Each row with its segments [ls, le) and [rs, re) (left one first) swapped, the bases between kept."""
+    n, length = codes.shape
+    out = np.empty_like(codes)
+    for i in range(n):
+        a, b, c, d = ls[i], le[i], rs[i], re[i]
+        at = 0
+        for p in range(a):
+            out[i, at] = codes[i, p]
+            at += 1
+        for p in range(c, d):
+            out[i, at] = codes[i, p]
+            at += 1
+        for p in range(b, c):
+            out[i, at] = codes[i, p]
+            at += 1
+        for p in range(a, b):
+            out[i, at] = codes[i, p]
+            at += 1
+        for p in range(d, length):
+            out[i, at] = codes[i, p]
+            at += 1
+    return out
+
+
+def swap_segments_rows(codes: np.ndarray, ls: np.ndarray, le: np.ndarray, rs: np.ndarray,
+                       re: np.ndarray) -> np.ndarray:
+    """Rows of ``codes`` (n, L) as before + right + between + left + after; ``ls <= le <= rs <= re``
+    per row (see :func:`motifprobe.engine.ops.swap_segments`, which checks and orders them)."""
+    as64 = [np.ascontiguousarray(a, dtype=np.int64) for a in (ls, le, rs, re)]
+    return _swap_rows(np.ascontiguousarray(codes), *as64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _kth_valid(valid, low, u, length):
+    """``pick_starts`` for one row and one draw: a uniform valid start >= ``low`` (-1 if none)."""
+    low = min(max(low, 0), length)
+    before, total = 0, 0
+    for s in range(length):
+        if valid[s]:
+            total += 1
+            if s < low:
+                before += 1
+    count = total - before
+    if count <= 0:
+        return -1
+    rank = before + np.int64(np.floor(u * max(count, 1)))
+    seen = 0
+    for s in range(length):
+        if valid[s]:
+            if seen == rank:
+                return s
+            seen += 1
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_pairs(blocked, len_l, len_r, u_left, u_right):
+    n, length = blocked.shape
+    k = u_left.shape[1]
+    new_l = np.full((n, k), -1, dtype=np.int64)
+    new_r = np.full((n, k), -1, dtype=np.int64)
+    cum = np.zeros(length + 1, dtype=np.int64)
+    valid_r = np.zeros(length, dtype=np.bool_)
+    valid_l = np.zeros(length, dtype=np.bool_)
+    right_after = np.zeros(length + 1, dtype=np.int64)
+    for i in range(n):
+        for p in range(length):
+            cum[p + 1] = cum[p] + blocked[i, p]
+        for s in range(length):
+            e = s + len_r[i]
+            valid_r[s] = e <= length and cum[min(e, length)] - cum[s] == 0
+        right_after[length] = 0
+        for s in range(length - 1, -1, -1):
+            right_after[s] = right_after[s + 1] + valid_r[s]
+        for s in range(length):
+            e = s + len_l[i]
+            valid_l[s] = e <= length and cum[min(e, length)] - cum[s] == 0 and right_after[min(e, length)] > 0
+        for j in range(k):
+            left = _kth_valid(valid_l, 0, u_left[i, j], length)
+            new_l[i, j] = left
+            new_r[i, j] = _kth_valid(valid_r, left + len_l[i], u_right[i, j], length)
+    return new_l, new_r
+
+
+def window_pairs(blocked: np.ndarray, len_l: np.ndarray, len_r: np.ndarray, u_left: np.ndarray,
+                 u_right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`motifprobe.engine.ops.pick_window_pair` without a gap, from its two (n, K) draws."""
+    return _window_pairs(np.ascontiguousarray(blocked, dtype=np.bool_), np.asarray(len_l, dtype=np.int64),
+                         np.asarray(len_r, dtype=np.int64), np.ascontiguousarray(u_left, dtype=np.float64),
+                         np.ascontiguousarray(u_right, dtype=np.float64))

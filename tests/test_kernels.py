@@ -41,3 +41,34 @@ def test_compiled_dinuc_shuffle_on_a_view_of_rows_advances_only_those_rows():
                                   ops.dinuc_shuffle_reference(windows, whole.rows(np.arange(25, 75))))
     np.testing.assert_array_equal(sub._counters, whole._counters)
     assert sub._counters[:25].sum() == 0 and sub._counters[25:75].min() > 0
+
+
+def test_compiled_segment_swap_equals_the_index_arithmetic():
+    rng = np.random.default_rng(4)
+    n, length = 500, 60
+    codes = rng.integers(0, 5, (n, length)).astype(np.uint8)
+    cuts = np.sort(rng.integers(0, length + 1, (n, 4)), axis=1)
+    s1, e1, s2, e2 = cuts.T
+    flip = rng.random(n) < 0.5  # either argument order
+    a = (np.where(flip, s2, s1), np.where(flip, e2, e1), np.where(flip, s1, s2), np.where(flip, e1, e2))
+    got = ops.swap_segments(codes, *a)
+    expected = np.array([np.concatenate([r[:s], r[c:d], r[b:c], r[s:b], r[d:]])
+                         for r, s, b, c, d in zip(codes, s1, e1, s2, e2)])
+    np.testing.assert_array_equal(got, expected)
+    # the numpy path (any other dtype) gives the same rows
+    np.testing.assert_array_equal(ops.swap_segments(codes.astype(np.int16), *a), expected)
+
+
+@pytest.mark.parametrize("length,density", [(20, 0.0), (60, 0.05), (200, 0.3)])
+def test_compiled_window_pairs_equal_the_numpy_reference(length, density):
+    g = np.random.default_rng(length)
+    n = 400
+    blocked = g.random((n, length)) < density
+    len_l, len_r = g.integers(1, 25, n), g.integers(1, 25, n)
+    ref_rng, fast_rng = _streams(n, "pairs"), _streams(n, "pairs")
+    expected = ops.window_pair_reference(blocked, len_l, len_r, 4, ref_rng)
+    got = ops.pick_window_pair(blocked, len_l, len_r, 4, fast_rng)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert (got[0] >= 0).any() and (got[0] < 0).any() or density == 0.0
+    np.testing.assert_array_equal(fast_rng._counters, ref_rng._counters)
