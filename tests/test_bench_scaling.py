@@ -101,7 +101,7 @@ def test_bench_scaling_reports_linearity_and_the_memory_target(monkeypatch):
     assert "median of" not in rows_by_what(rows)[interp[-1]["what"]][1]
     assert all(r["what"].startswith("interpret presence (STAT_known2, K=1") for r in interp)
     assert any(w.startswith("train torch-cnn, 1 epoch on 100,000") for w in by_what)
-    assert sum(w.startswith("k-mer counts") for w in by_what) == 2
+    assert sum(w.startswith("k-mer features") for w in by_what) == 2
 
 
 def test_a_failed_size_is_a_failed_row_and_no_linearity_figure(monkeypatch):
