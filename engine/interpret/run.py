@@ -132,7 +132,7 @@ def prefetched(make: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any
     works on the current one: perturbation (numpy) overlaps the model's forward passes (which
     release the GIL). An exception from ``make`` is raised here, at its item."""
     items = iter(items)
-    with ThreadPoolExecutor(1, thread_name_prefix="motifprobe-perturb") as pool:
+    with ThreadPoolExecutor(1, thread_name_prefix="motifprobe-prefetch") as pool:
         first = next(items, _END)
         pending = pool.submit(make, first) if first is not _END else None
         while pending is not None:
@@ -336,10 +336,15 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
             controls = {**controls, SHAM: draw_sham(unit, batch, sub.ids, seed)}
         return idx, sub, batch, arms, controls
 
-    for idx, sub, batch, arms, controls in prefetched(make, _chunks(n, k * rows.seq_length * (width + own_sham))):
-        # Every arm of the chunk in one stacked call: full batches, and the model's streams wait
-        # for each other once per chunk instead of once per arm.
-        probs, control_probs = _score_together(model, arms, controls, batch_size, who)
+    def score(chunk: tuple) -> tuple:
+        """Every arm of the chunk in one stacked call (in the scoring thread): full batches, and the
+        model's streams wait for each other once per chunk instead of once per arm."""
+        idx, sub, batch, arms, controls = chunk
+        return (idx, sub, batch, *_score_together(model, arms, controls, batch_size, who))
+
+    # Three stages at once: the arms of chunk i+2 are drawn, chunk i+1 is scored, chunk i combined here.
+    chunks = _chunks(n, k * rows.seq_length * (width + own_sham))
+    for idx, sub, batch, probs, control_probs in prefetched(score, prefetched(make, chunks)):
         orig = original[idx]
         if own_sham:
             sp = control_probs.pop(SHAM)
