@@ -120,8 +120,24 @@ def dinuc_shuffle_keyed(windows: np.ndarray, keys: np.ndarray, counters: np.ndar
     advances the counters by it). Same algorithm and draws as
     :func:`motifprobe.engine.ops.dinuc_shuffle_windows`.
     """
-    return _dinuc_rows(np.ascontiguousarray(windows), np.asarray(keys, dtype=np.uint64),
-                       np.asarray(counters, dtype=np.uint64), int(alphabet))
+    windows = np.ascontiguousarray(windows)
+    keys, counters = np.asarray(keys, dtype=np.uint64), np.asarray(counters, dtype=np.uint64)
+    halves = 2 if windows.size >= PARALLEL_ELEMENTS else 1
+    if halves == 1:
+        return _dinuc_rows(windows, keys, counters, int(alphabet))
+    # The kernel releases the GIL and every row has its own stream: two threads, the same bytes.
+    from concurrent.futures import ThreadPoolExecutor
+
+    cut = len(windows) // 2
+    parts = [slice(0, cut), slice(cut, len(windows))]
+    with ThreadPoolExecutor(halves) as pool:
+        done = list(pool.map(lambda part: _dinuc_rows(windows[part], keys[part], counters[part], int(alphabet)),
+                             parts))
+    return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
+
+
+PARALLEL_ELEMENTS = 500_000
+"""Windows of at least this many bases are shuffled in two threads (whole backgrounds, not motif sites)."""
 
 
 @numba.njit(cache=True, nogil=True)

@@ -72,3 +72,16 @@ def test_compiled_window_pairs_equal_the_numpy_reference(length, density):
     np.testing.assert_array_equal(got[1], expected[1])
     assert (got[0] >= 0).any() and (got[0] < 0).any() or density == 0.0
     np.testing.assert_array_equal(fast_rng._counters, ref_rng._counters)
+
+
+def test_compiled_dinuc_shuffle_in_two_threads_is_the_same_as_in_one(monkeypatch):
+    from motifprobe.engine import kernels
+
+    windows = np.random.default_rng(9).integers(0, 4, (301, 40)).astype(np.uint8)
+    one = ops.dinuc_shuffle_windows(windows, _streams(301, "halves"))
+    monkeypatch.setattr(kernels, "PARALLEL_ELEMENTS", 100)
+    both_rng = _streams(301, "halves")
+    np.testing.assert_array_equal(ops.dinuc_shuffle_windows(windows, both_rng), one)
+    ref_rng = _streams(301, "halves")
+    np.testing.assert_array_equal(ops.dinuc_shuffle_reference(windows, ref_rng), one)
+    np.testing.assert_array_equal(both_rng._counters, ref_rng._counters)
