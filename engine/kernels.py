@@ -148,21 +148,9 @@ def _swap_rows(codes, ls, le, rs, re):
     for i in range(n):
         a, b, c, d = ls[i], le[i], rs[i], re[i]
         at = 0
-        for p in range(a):
-            out[i, at] = codes[i, p]
-            at += 1
-        for p in range(c, d):
-            out[i, at] = codes[i, p]
-            at += 1
-        for p in range(b, c):
-            out[i, at] = codes[i, p]
-            at += 1
-        for p in range(a, b):
-            out[i, at] = codes[i, p]
-            at += 1
-        for p in range(d, length):
-            out[i, at] = codes[i, p]
-            at += 1
+        for lo, hi in ((0, a), (c, d), (b, c), (a, b), (d, length)):  # before, right, between, left, after
+            out[i, at:at + hi - lo] = codes[i, lo:hi]
+            at += hi - lo
     return out
 
 
