@@ -13,7 +13,9 @@ $(STAMP): $(PY) pyproject.toml $(EXAMPLES)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools<81" wheel
 	# torch first: this exact version is a CPU build on local disk; another spec may pull CUDA.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev]"
+	# bench: tangermeme, the peer of `make bench`, so its side-by-side test runs here too.
+	printf 'torch==2.13.0\n' > $(VENV)/torch-pin.txt
+	$(PY) -m pip install --quiet -c $(VENV)/torch-pin.txt -e ".[dev,bench]"
 	for ex in $(dir $(EXAMPLES)); do $(PY) -m pip install --quiet -e $$ex || exit 1; done
 	touch $(STAMP)
 
