@@ -68,6 +68,20 @@ class ControlDeltas(NamedTuple):
         """A :func:`run_sham` result, or a plain (delta, flip_rate[, prob_effect]) tuple."""
         return cls(sham[0], sham[1], sham[2] if len(sham) > 2 else np.full(n, np.nan))
 
+    @classmethod
+    def empty(cls, n: int) -> "ControlDeltas":
+        """Arrays for n sequences, to be filled chunk by chunk (:meth:`fill`)."""
+        return cls(np.zeros(n), np.zeros(n), np.full(n, np.nan))
+
+    def fill(self, idx: np.ndarray, probs: np.ndarray, original: np.ndarray, labels: np.ndarray,
+             scorer: Scorer) -> None:
+        """Write one chunk's sham results from its outputs ``probs`` (n, K, C) at rows ``idx``."""
+        self.delta[idx] = score_change(probs, original, labels, scorer).mean(axis=1)
+        prob_scorer = probability_scale(scorer)
+        if prob_scorer is not None:
+            self.prob_effect[idx] = score_change(probs, original, labels, prob_scorer).mean(axis=1)
+        self.flip_rate[idx] = flip_rate(probs, original)
+
 
 def predict(model: Any, codes: np.ndarray, block: int = PREDICT_BLOCK, who: str = "the model") -> np.ndarray:
     """The model's outputs as float64, in blocks of ``block`` sequences, each block checked.
@@ -234,24 +248,19 @@ def run_sham(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     """Per-sequence sham deltas, flip rates and probability-scale deltas: a motif-free window as
     long as the unit's motifs' instances, redrawn from the background (K draws per sequence,
     keyed like every other draw)."""
-    n = len(rows)
-    deltas, flips, prob = np.zeros(n), np.zeros(n), np.full(n, np.nan)
-    prob_scorer = probability_scale(scorer)
+    sham = ControlDeltas.empty(len(rows))
 
     def make(idx: np.ndarray) -> tuple[np.ndarray, Dataset, np.ndarray]:
         sub = rows.subset(idx)
         batch = TestBatch(sub.codes, sub.labels, unit.motifs, sub.sites, background, k)
         return idx, sub, draw_sham(unit, batch, sub.ids, seed)
 
-    for idx, sub, perturbed in prefetched(make, _chunks(n, k * rows.seq_length)):
-        probs = _score_arms(model, {"sham": perturbed}, batch_size, who)["sham"]
-        deltas[idx] = score_change(probs, original[idx], sub.labels, scorer).mean(axis=1)
-        if prob_scorer is not None:
-            prob[idx] = score_change(probs, original[idx], sub.labels, prob_scorer).mean(axis=1)
-        flips[idx] = flip_rate(probs, original[idx])
+    for idx, sub, perturbed in prefetched(make, _chunks(len(rows), k * rows.seq_length)):
+        sham.fill(idx, _score_arms(model, {"sham": perturbed}, batch_size, who)["sham"], original[idx], sub.labels,
+                  scorer)
         if progress is not None:
             progress(len(idx))
-    return ControlDeltas(deltas, flips, prob)
+    return sham
 
 
 def _primary_change(primary: str, arms: dict[str, np.ndarray], original: np.ndarray, batch: TestBatch,
@@ -317,7 +326,7 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     arm_probs: dict[str, np.ndarray] = {}
     combine = getattr(test, "deltas", None) or partial(_primary_change, primary)
     if own_sham:
-        sham_delta, sham_flips, sham_prob = np.zeros(n), np.zeros(n), np.full(n, np.nan)
+        drawn_sham = ControlDeltas.empty(n)
 
     def make(idx: np.ndarray) -> tuple:
         """One chunk's checked arms and controls (runs in the prefetch thread)."""
@@ -347,11 +356,7 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     for idx, sub, batch, probs, control_probs in prefetched(score, prefetched(make, chunks)):
         orig = original[idx]
         if own_sham:
-            sp = control_probs.pop(SHAM)
-            sham_delta[idx] = score_change(sp, orig, sub.labels, scorer).mean(axis=1)
-            if prob_scorer is not None:
-                sham_prob[idx] = score_change(sp, orig, sub.labels, prob_scorer).mean(axis=1)
-            sham_flips[idx] = flip_rate(sp, orig)
+            drawn_sham.fill(idx, control_probs.pop(SHAM), orig, sub.labels, scorer)
         try:
             d = np.asarray(combine(probs, orig, batch, scorer), dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
@@ -381,7 +386,7 @@ def run_unit(unit: Unit, rows: Dataset, model: Any, *, seed: int, scorer: Scorer
     if control_name != SHAM and control_name not in arm_deltas and n:
         raise TestFault(f"{tester} names control {control_name!r}, which is neither 'sham' nor one of its arms")
     if own_sham:
-        sham = ControlDeltas(sham_delta, sham_flips, sham_prob)
+        sham = drawn_sham
     if sham is not None:
         sham = ControlDeltas.of(sham, n)
         arm_deltas[SHAM], arm_probs[SHAM] = sham.delta, sham.prob_effect
