@@ -158,12 +158,29 @@ class Dataset:
     def subset(self, index: np.ndarray) -> "Dataset":
         """The rows ``index`` (integer positions) as a new Dataset, sites re-indexed."""
         index = np.asarray(index, dtype=np.int64)
-        remap = np.full(len(self), -1, dtype=np.int64)
-        remap[index] = np.arange(len(index))
-        sites = self.sites[np.isin(self.sites["seq"].to_numpy(), index)].copy()
-        sites["seq"] = remap[sites["seq"].to_numpy()]
+        seq = self._sorted_site_rows()
+        if seq is not None and len(index) and index[0] >= 0 and np.all(np.diff(index) == 1):
+            # A run of rows (how interpret chunks): its sites are one slice, found by bisection, so a
+            # chunk costs its own size, not the whole dataset's.
+            lo, hi = np.searchsorted(seq, [index[0], index[-1] + 1])
+            sites = self.sites.iloc[lo:hi].copy()
+            sites["seq"] = seq[lo:hi] - index[0]
+        else:
+            remap = np.full(len(self), -1, dtype=np.int64)
+            remap[index] = np.arange(len(index))
+            sites = self.sites[np.isin(self.sites["seq"].to_numpy(), index)].copy()
+            sites["seq"] = remap[sites["seq"].to_numpy()]
         return Dataset(self.ids[index], self.codes[index], self.labels[index], sites.reset_index(drop=True),
                        dict(self.metadata), self.path, self.sha256, self.lengths[index])
+
+    def _sorted_site_rows(self) -> np.ndarray | None:
+        """The sites' ``seq`` column when it is sorted (checked once per sites table), else None."""
+        cached = self.__dict__.get("_site_rows")
+        if cached is None or cached[0] is not self.sites:
+            seq = self.sites["seq"].to_numpy(np.int64)
+            cached = (self.sites, seq if len(seq) < 2 or bool(np.all(seq[1:] >= seq[:-1])) else None)
+            self.__dict__["_site_rows"] = cached
+        return cached[1]
 
     def fit_length(self, length: int) -> tuple["Dataset", str]:
         """Every sequence centre-cropped or N-padded to exactly ``length``.

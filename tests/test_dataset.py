@@ -108,3 +108,28 @@ def test_encode_decode_one_hot():
     assert np.array_equal(oh.argmax(axis=1), codes) and np.all(oh.sum(axis=1) == 1)
     with pytest.raises(MotifprobeError, match="length"):
         encode(["ACGT", "ACG"])
+
+
+def test_subset_of_a_run_of_rows_takes_its_sites_slice_and_any_index_still_works():
+    """interpret's chunks are runs of rows: their sites come from a bisected slice of the sorted
+    table (cost: the chunk, not the dataset); the result is what filtering the table gives."""
+    from motifprobe import api
+
+    ds = api.generate("fast", seed=3, num_seqs=300, motifs=["STAT_known2", "CTCF_known1"], gen_type="order")
+    seq = ds.sites["seq"].to_numpy()
+    for lo, hi in ((0, 300), (17, 140), (299, 300), (50, 51)):
+        run = ds.subset(np.arange(lo, hi))
+        expected = ds.sites[(seq >= lo) & (seq < hi)].reset_index(drop=True)
+        expected["seq"] = expected["seq"] - lo
+        assert run.sites.equals(expected)
+        np.testing.assert_array_equal(run.codes, ds.codes[lo:hi])
+    picked = ds.subset(np.array([5, 3, 200]))  # not a run: the general path, rows in the given order
+    assert list(picked.ids) == [ds.ids[5], ds.ids[3], ds.ids[200]]
+    for new, old in enumerate([5, 3, 200]):
+        mine = picked.sites[picked.sites["seq"] == new][["name", "start", "end"]].reset_index(drop=True)
+        theirs = ds.sites[ds.sites["seq"] == old][["name", "start", "end"]].reset_index(drop=True)
+        assert mine.equals(theirs)
+    unsorted = ds.subset(np.arange(300))
+    unsorted.sites = unsorted.sites.iloc[::-1].reset_index(drop=True)  # a table not sorted by seq
+    part = unsorted.subset(np.arange(10, 20))
+    assert sorted(part.sites["seq"].tolist()) == sorted((seq[(seq >= 10) & (seq < 20)] - 10).tolist())

@@ -85,3 +85,4 @@ def test_compiled_dinuc_shuffle_in_two_threads_is_the_same_as_in_one(monkeypatch
     ref_rng = _streams(301, "halves")
     np.testing.assert_array_equal(ops.dinuc_shuffle_reference(windows, ref_rng), one)
     np.testing.assert_array_equal(both_rng._counters, ref_rng._counters)
+
