@@ -322,6 +322,18 @@ def one_hot_tensor(codes: np.ndarray, device: str = "cpu"):
     return torch.from_numpy(one_hot(codes)).to(device)
 
 
+def forward_batches(net: Any, batches: list, torch_threads: int | None = None) -> None:
+    """The bare forward pass (softmax included) over prebuilt batches; ``torch_threads`` set first
+    when given (1 in a split stream's own thread)."""
+    import torch
+
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    with torch.inference_mode():
+        for b in batches:
+            torch.softmax(net(b), dim=1)
+
+
 def ceiling_rates(net: Any, x: Any, batch: int, sizes: Sizes, threads: int | None = None) -> dict[str, float]:
     """Forward-only sequences/s: ``one_stream`` (``threads`` torch threads) and ``split``
     (``threads`` Python threads with 1 torch thread each, the batches dealt out between them)."""
@@ -329,21 +341,12 @@ def ceiling_rates(net: Any, x: Any, batch: int, sizes: Sizes, threads: int | Non
 
     threads = threads or THREADS
     batches = [x[i:i + batch].contiguous() for i in range(0, len(x), batch)]
-
-    def run(part):
-        with torch.inference_mode():
-            for b in part:
-                torch.softmax(net(b), dim=1)
-
-    def worker(part):
-        torch.set_num_threads(1)
-        run(part)
-
     torch.set_num_threads(threads)
-    one = len(x) / median_seconds(lambda: run(batches), sizes.repeats, sizes.warmups)
+    one = len(x) / median_seconds(lambda: forward_batches(net, batches), sizes.repeats, sizes.warmups)
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         parts = [batches[i::threads] for i in range(threads)]
-        split = len(x) / median_seconds(lambda: list(pool.map(worker, parts)), sizes.repeats, sizes.warmups)
+        split = len(x) / median_seconds(lambda: list(pool.map(forward_batches, [net] * threads, parts, [1] * threads)),
+                                        sizes.repeats, sizes.warmups)
     torch.set_num_threads(threads)  # the workers' setting must not leak into the rest of the run
     return {"one_stream": one, "split": split}
 
@@ -420,17 +423,14 @@ def efficiency_rows(rows: list, records: list, ctx: Context) -> None:
     half = [x[i:i + ctx.batch] for i in range(0, max(ctx.batch, len(x) // 2), ctx.batch)]
     parts = [half[i::THREADS] for i in range(THREADS)]
 
-    def forward(part: list) -> None:
-        torch.set_num_threads(1)
-        with torch.inference_mode():
-            for b in part:
-                torch.softmax(ctx.net(b), dim=1)
+    def split(batches_per_thread: list) -> None:
+        list(pool.map(forward_batches, [ctx.net] * THREADS, batches_per_thread, [1] * THREADS))
 
     def ceiling_now() -> float:
         """Way (b) on half the set (about half a second), after a few warm batches per thread."""
-        list(pool.map(forward, [part[:3] for part in parts]))
+        split([part[:3] for part in parts])
         t0 = time.perf_counter()
-        list(pool.map(forward, parts))
+        split(parts)
         return sum(len(b) for b in half) / (time.perf_counter() - t0)
 
     with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
