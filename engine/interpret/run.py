@@ -141,6 +141,10 @@ def flip_rate(probs: np.ndarray, original: np.ndarray) -> np.ndarray:
     return (probs.argmax(-1) != original.argmax(-1)[:, None]).mean(axis=1)
 
 
+_END = object()
+"""The end of a :func:`prefetched` input."""
+
+
 def prefetched(make: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
     """``make(item)`` for each item in order, the next one made in a worker thread while the caller
     works on the current one: perturbation (numpy) overlaps the model's forward passes (which
@@ -159,9 +163,6 @@ def prefetched(make: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any
                     following.cancel()
                 raise
             pending = following
-
-
-_END = object()
 
 
 PIPELINE_CHUNKS = 4
