@@ -221,7 +221,8 @@ def machine_meta(quick: bool, ctx=None) -> dict:
             "python": platform.python_version(), "torch": torch.__version__, "repeats": REPEATS, "warmups": 1,
             "quick": quick, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if ctx is not None:
-        meta.update(peer=ctx.peer, ceiling_seq_per_s=ctx.ceiling, sizes=dict(vars(ctx.sizes)))
+        meta.update(peer=ctx.peer, ceiling_seq_per_s=ctx.ceiling, module_ceiling_seq_per_s=ctx.module_ceiling,
+                    sizes=dict(vars(ctx.sizes)))
     return meta
 
 

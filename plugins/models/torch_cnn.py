@@ -4,8 +4,11 @@ Conv1d(4, F, k) -> ReLU -> MaxPool(4) -> Conv1d(F, F, 5) -> ReLU -> MaxPool(pool
 Dropout -> Linear(hidden) -> ReLU -> Linear(2). The positional pooling lets the model see which motif
 comes first; the hidden layer lets it combine motifs non-additively (``pool2=0, hidden=0`` gives the
 position-free global-max-pool variant). One-hot input is built per mini-batch from the ``uint8`` codes, so
-memory stays bounded by the batch size whatever the number of sequences. torch is imported
-only inside functions: importing this module (and the engine) stays cheap.
+memory stays bounded by the batch size whatever the number of sequences. On the CPU, prediction
+computes the first block (convolution, norm, ReLU, max-pool) from the codes by table lookup
+(:mod:`motifprobe.engine.onehot_conv`, ``table_conv``): no one-hot tensor, about 4x less time in
+that block, the same probabilities to float32 rounding. torch is imported only inside functions:
+importing this module (and the engine) stays cheap.
 """
 from __future__ import annotations
 
@@ -144,6 +147,44 @@ def device_one_hot(codes):
     return torch.nn.functional.one_hot(codes.long(), 5)[..., :4].permute(0, 2, 1).float().contiguous()
 
 
+def first_block_tables(net) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """The table-lookup form of ``net``'s first block (Conv1d(4, F, k, padding="same") -> batch
+    norm or none -> ReLU -> MaxPool1d): (tables, bias, k, pool), batch norm folded into the
+    weights; None when the block is any other shape (e.g. group norm: not per position)."""
+    import torch
+    from torch import nn
+
+    from motifprobe.engine.onehot_conv import chunk_tables
+
+    if len(net) < 5:
+        return None
+    conv, norm, act, pool = net[0], net[1], net[2], net[3]
+    if not (isinstance(conv, nn.Conv1d) and conv.in_channels == 4 and conv.padding == "same"
+            and conv.stride == (1,) and conv.dilation == (1,) and conv.groups == 1 and conv.bias is not None
+            and isinstance(act, nn.ReLU) and isinstance(pool, nn.MaxPool1d)
+            and pool.kernel_size == pool.stride and pool.padding == 0 and pool.dilation == 1 and not pool.ceil_mode):
+        return None
+    weight = conv.weight.detach().double().cpu().numpy()
+    bias = conv.bias.detach().double().cpu().numpy()
+    if isinstance(norm, nn.BatchNorm1d) and not norm.training and norm.running_mean is not None:
+        mean = norm.running_mean.detach().double()
+        gamma = norm.weight.detach().double() if norm.affine else torch.ones_like(mean)
+        beta = norm.bias.detach().double() if norm.affine else torch.zeros_like(mean)
+        scale = (gamma * (norm.running_var.detach().double() + norm.eps).rsqrt()).cpu().numpy()
+        weight = weight * scale[:, None, None]
+        bias = (bias - mean.cpu().numpy()) * scale + beta.cpu().numpy()
+    elif not isinstance(norm, nn.Identity):
+        return None
+    return chunk_tables(weight), bias.astype(np.float32), int(conv.kernel_size[0]), int(pool.kernel_size)
+
+
+def _first_block_tensors(net) -> list:
+    """The tensors the table form of ``net``'s first block is built from (conv and norm)."""
+    modules = net._modules  # direct: Sequential.__getitem__ and named_parameters cost ~0.2 ms per batch
+    conv, norm = modules["0"], modules["1"]
+    return [*conv._parameters.values(), *norm._parameters.values(), *norm._buffers.values()]
+
+
 def _batch(codes: np.ndarray):
     import torch
 
@@ -206,6 +247,8 @@ class TorchCNN(SequenceModel):
               low_open=True, high_open=True),
         Param("lr_patience", int, 2, "plateau schedule: epochs without validation improvement before the lr drops",
               low=0),
+        Param("table_conv", bool, True, "CPU prediction: the first convolution block by table lookup from the "
+              "codes (same result to float32 rounding, several times faster); false: torch's modules on one-hot"),
         Param("num_threads", int, 2, "torch CPU threads during fit/predict; weights depend on it (0 = torch default: "
               "all cores)", low=0),
     )
@@ -341,11 +384,33 @@ class TorchCNN(SequenceModel):
 
         device = getattr(self, "device_", "cpu")
         if device == "cpu":
-            return torch.softmax(self.net_(_batch(codes)), dim=1).numpy()
+            block = self._table_block() if self.params["table_conv"] else None
+            if block is None:
+                return torch.softmax(self.net_(_batch(codes)), dim=1).numpy()
+            from motifprobe.engine.onehot_conv import conv_pool_relu
+
+            first, rest = block
+            return torch.softmax(rest(torch.from_numpy(conv_pool_relu(codes, *first))), dim=1).numpy()
         # To the GPU as uint8 codes from pinned memory (16x fewer bytes than float32 one-hot,
         # copied asynchronously), one-hot built there.
         x = torch.from_numpy(np.ascontiguousarray(codes)).pin_memory().to(device, non_blocking=True)
         return torch.softmax(self.net_(device_one_hot(x)), dim=1).cpu().numpy()
+
+    def _table_block(self) -> tuple | None:
+        """(:func:`first_block_tables` of ``net_``, the modules after its first block), or None when
+        the first block has no table form; rebuilt when ``net_``, any of its first block's tensors,
+        or their contents (each write bumps a tensor's version) change (a few ms)."""
+        net = self.net_
+        tensors = _first_block_tensors(net)
+        key = (net, net._modules["1"].training, *(id(t) for t in tensors if t is not None),
+               *(t._version for t in tensors if t is not None))
+        cached = self.__dict__.get("_table_cache")
+        if cached is None or cached[0] != key:
+            first = first_block_tables(net)
+            # the tensors stay referenced with the key, so their ids cannot be reused by others
+            cached = (key, None if first is None else (first, net[4:]), tensors)
+            self._table_cache = cached  # one tuple assigned at once: safe for concurrent streams
+        return cached[1]
 
     def set_device(self, device: str = "auto") -> str:
         """Predict on ``device`` (``auto``: cuda when torch sees a GPU); training always runs on the CPU."""
