@@ -220,3 +220,32 @@ def window_pairs(blocked: np.ndarray, len_l: np.ndarray, len_r: np.ndarray, u_le
     return _window_pairs(np.ascontiguousarray(blocked, dtype=np.bool_), np.asarray(len_l, dtype=np.int64),
                          np.asarray(len_r, dtype=np.int64), np.ascontiguousarray(u_left, dtype=np.float64),
                          np.ascontiguousarray(u_right, dtype=np.float64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_masked(out, mask, keys, counters, cdf):
+    """Under ``mask``, each row's bases drawn from its stream at the flat position's offset."""
+    n = out.shape[0]
+    inner = out.shape[1]
+    length = out.shape[2]
+    for i in range(n):
+        key, counter = keys[i], counters[i]
+        for k in range(inner):
+            for t in range(length):
+                if mask[i, k, t]:
+                    u = np.float32(_uniform(key, counter + np.uint64(k * length + t + 1)))
+                    base = 0
+                    for threshold in cdf:
+                        if u >= threshold:
+                            base += 1
+                    out[i, k, t] = base
+
+
+def fill_masked_keyed(out: np.ndarray, mask: np.ndarray, keys: np.ndarray, counters: np.ndarray,
+                      background: np.ndarray) -> None:
+    """``out[mask] = bases_from_uniform(streams.random_masked(mask), background)`` in place, for
+    ``out`` and ``mask`` (n, K, L): the same values as the numpy path (keys and counters from
+    :meth:`RowStreams.position`; the caller advances every row by ``K * L``)."""
+    cdf = np.cumsum(np.asarray(background, dtype=np.float64)).astype(np.float32)[:-1]
+    _fill_masked(out, mask, np.asarray(keys, dtype=np.uint64), np.asarray(counters, dtype=np.uint64),
+                 np.ascontiguousarray(cdf))

@@ -8,6 +8,8 @@ the model itself (input checks, chunked prediction, the output contract, config 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import threading
 from pathlib import Path
 from typing import Any, Callable, ClassVar, ContextManager
 
@@ -179,7 +181,7 @@ class SequenceModel:
         try:
             starts = range(0, len(codes), step)
             streams = min(max(1, int(self.predict_streams)), len(starts))
-            if streams > 1:  # contiguous runs of chunks, one per stream: each chunk's output is the same either way
+            if streams > 1:  # each chunk to whichever stream is free: its output is the same either way
                 spread_over_streams(run, starts, streams, self._stream_context)
             else:
                 with self._predict_context():
@@ -412,20 +414,31 @@ _STREAM_POOLS: dict[int, Any] = {}
 
 def spread_over_streams(run: Callable[[range], None], starts: range, streams: int,
                         context: Callable[[], ContextManager[Any]]) -> None:
-    """Call ``run`` on ``streams`` contiguous parts of ``starts`` at once, each in a pool thread
-    inside its own ``context()``; the first exception raised in any part is raised here."""
+    """Call ``run`` on the items of ``starts``, one item at a time, in ``streams`` pool threads at
+    once, each inside its own ``context()``; a thread takes the next item as soon as it is free,
+    so a stream slowed by other work does not leave the others waiting at the end. The first
+    exception raised in any stream is raised here."""
     from concurrent.futures import ThreadPoolExecutor
 
     pool = _STREAM_POOLS.get(streams)
     if pool is None:  # kept for the process: starting threads per call would cost more than a chunk
         pool = _STREAM_POOLS[streams] = ThreadPoolExecutor(streams, thread_name_prefix="motifprobe-predict")
-    bounds = np.linspace(0, len(starts), streams + 1).round().astype(int)
+    taken = itertools.count()  # next() on it is atomic under the GIL: each item goes to exactly one stream
+    failed = threading.Event()
 
-    def part(i: int) -> None:
+    def part() -> None:
         with context():
-            run(starts[bounds[i]:bounds[i + 1]])
+            while not failed.is_set():
+                i = next(taken)
+                if i >= len(starts):
+                    return
+                try:
+                    run(starts[i:i + 1])
+                except BaseException:
+                    failed.set()  # the other streams stop at their next item
+                    raise
 
-    for future in [pool.submit(part, i) for i in range(streams)]:
+    for future in [pool.submit(part) for _ in range(streams)]:
         future.result()
 
 

@@ -43,6 +43,19 @@ def background_at(rng, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
     return bases_from_uniform(uniform_at(rng, mask), background)
 
 
+def fill_background(out: np.ndarray, mask: np.ndarray, rng, background: np.ndarray) -> None:
+    """``out[mask] = background_at(rng, mask, background)``, in place, for (n, K, L) arrays; with
+    keyed streams compiled (engine/kernels.py): the same bases, without the index arrays."""
+    if isinstance(rng, RowStreams) and out.ndim == 3 and mask.shape == out.shape and out.dtype == np.uint8:
+        from motifprobe.engine.kernels import fill_masked_keyed
+
+        keys, counters = rng.position()
+        fill_masked_keyed(out, mask, keys, counters, background)
+        rng.advance(np.full(len(keys), out.shape[1] * out.shape[2], dtype=np.uint64))
+        return
+    out[mask] = background_at(rng, mask, background)
+
+
 def interval_mask(n: int, length: int, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Boolean (n, L) mask covering [start, end) of each (row, start, end)."""
     diff = np.zeros((n, length + 1), dtype=np.int32)
@@ -59,7 +72,10 @@ def replace_masked(codes: np.ndarray, mask: np.ndarray, num_perturbs: int, backg
     """
     out = np.repeat(codes[:, None, :], num_perturbs, axis=1)
     full = np.broadcast_to(mask[:, None, :], out.shape)
-    out[full] = background_at(rng, full, background) if draws is None else draws[full]
+    if draws is None:
+        fill_background(out, full, rng, background)
+    else:
+        out[full] = draws[full]
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from motifprobe.engine.params import Param, declared_params, resolve
-from motifprobe.engine.ops import background_at, interval_mask, n_mask, place_windows, sham_windows
+from motifprobe.engine.ops import fill_background, interval_mask, n_mask, place_windows, sham_windows
 from motifprobe.engine.sites import chosen_instances
 
 LOSS_EPS = 1e-7
@@ -54,6 +54,7 @@ class TestBatch:
     background: np.ndarray
     num_perturbs: int
     _bounds: dict = field(default_factory=dict, repr=False)
+    _masks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     pwms: dict = field(default_factory=dict, repr=False)
     """``{motif: PWM (len, 4)}`` of the motifs under test, for insertion tests (empty otherwise)."""
 
@@ -72,11 +73,21 @@ class TestBatch:
         """Every recorded site of the named motifs (``seq`` indexes rows of ``codes``)."""
         return self.sites[self.sites["name"].isin(list(names))]
 
+    def _mask(self, key: tuple, build) -> np.ndarray:
+        """A copy of the mask ``build()`` made once per batch (the perturbation, the controls and
+        the sham of a chunk ask for the same ones); a copy, so a caller may change its own."""
+        if key not in self._masks:
+            self._masks[key] = build()
+        return self._masks[key].copy()
+
     def instance_mask(self, names: tuple[str, ...] | list[str]) -> np.ndarray:
         """(n, L) mask of every instance of the named motifs."""
-        rows = self.sites[self.sites["name"].isin(list(names))]
-        return interval_mask(len(self), self.codes.shape[1], rows["seq"].to_numpy(),
-                             rows["start"].to_numpy(), rows["end"].to_numpy())
+        def build() -> np.ndarray:
+            rows = self.sites[self.sites["name"].isin(list(names))]
+            return interval_mask(len(self), self.codes.shape[1], rows["seq"].to_numpy(),
+                                 rows["start"].to_numpy(), rows["end"].to_numpy())
+
+        return self._mask(("instances", frozenset(names)), build)
 
     def blocked(self, exclude: tuple[str, ...] = (), *, keep_chosen: tuple[str, ...] = ()) -> np.ndarray:
         """(n, L) mask of positions a new window must avoid: every recorded site except those of
@@ -85,12 +96,15 @@ class TestBatch:
         ``keep_chosen`` names motifs whose *chosen* instance (:meth:`bounds`) is left free while
         their other instances stay blocked (a pair test moving the chosen pair).
         """
-        rows = self.sites[~self.sites["name"].isin(list(exclude))]
-        mask = interval_mask(len(self), self.codes.shape[1], rows["seq"].to_numpy(),
-                             rows["start"].to_numpy(), rows["end"].to_numpy())
-        if keep_chosen:
-            mask = self.instance_mask(keep_chosen) & ~self.chosen_mask(keep_chosen) | mask
-        return mask | n_mask(self.codes)
+        def build() -> np.ndarray:
+            rows = self.sites[~self.sites["name"].isin(list(exclude))]
+            mask = interval_mask(len(self), self.codes.shape[1], rows["seq"].to_numpy(),
+                                 rows["start"].to_numpy(), rows["end"].to_numpy())
+            if keep_chosen:
+                mask = self.instance_mask(keep_chosen) & ~self.chosen_mask(keep_chosen) | mask
+            return mask | n_mask(self.codes)
+
+        return self._mask(("blocked", frozenset(exclude), frozenset(keep_chosen)), build)
 
     def chosen_mask(self, names: tuple[str, ...] | list[str]) -> np.ndarray:
         """(n, L) mask of the chosen instance (:meth:`bounds`) of each named motif."""
@@ -281,7 +295,7 @@ def sham_perturb(batch: TestBatch, rng: np.random.Generator) -> np.ndarray:
     starts = sham_windows(batch.blocked(), lengths, batch.num_perturbs, rng)
     windows = place_windows(batch.codes, starts, lengths)
     out = np.repeat(batch.codes[:, None, :], batch.num_perturbs, axis=1)
-    out[windows] = background_at(rng, windows, batch.background)
+    fill_background(out, windows, rng, batch.background)
     return out
 
 

@@ -544,16 +544,22 @@ def test_flip_rate_counts_changed_classes():
 def test_chunks_bound_rows_by_bytes_and_count(monkeypatch):
     monkeypatch.setattr(run_mod, "CHUNK_BYTES", 100)
     monkeypatch.setattr(run_mod, "CHUNK_SEQS", 3)
+    # the first two chunks are a quarter and a half of the step (at least one row), then full steps
     got = [c.tolist() for c in run_mod._chunks(7, 40)]
-    assert got == [[0, 1], [2, 3], [4, 5], [6]]
-    assert [c.tolist() for c in run_mod._chunks(7, 10)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert got == [[0], [1], [2, 3], [4, 5], [6]]  # step 2: 100 bytes / 40
+    assert [c.tolist() for c in run_mod._chunks(7, 10)] == [[0], [1], [2, 3, 4], [5, 6]]  # step 3: CHUNK_SEQS
     assert [c.tolist() for c in run_mod._chunks(3, 1000)] == [[0], [1], [2]]
-    assert [c.tolist() for c in run_mod._chunks(2, 0)] == [[0, 1]]
-    assert [c.tolist() for c in run_mod._chunks(3, 34)] == [[0, 1], [2]]
+    assert [c.tolist() for c in run_mod._chunks(2, 0)] == [[0], [1]]
+    assert [c.tolist() for c in run_mod._chunks(3, 34)] == [[0], [1], [2]]
     assert list(run_mod._chunks(0, 10)) == []
+    assert [c.tolist() for c in run_mod._chunks(1, 10)] == [[0]]
     assert run_mod.CHUNK_SEQS == 3
     monkeypatch.undo()
     assert (run_mod.CHUNK_BYTES, run_mod.CHUNK_SEQS) == (24 * 2**20, 2048)
+    # a large unit: a quarter, a half, then full chunks of CHUNK_SEQS; every row once, in order
+    sizes = [len(c) for c in run_mod._chunks(10_000, 1000)]
+    assert sizes == [512, 1024] + [2048] * 4 + [272]
+    assert np.array_equal(np.concatenate(list(run_mod._chunks(10_000, 1000))), np.arange(10_000))
 
 
 def test_score_arms_reshapes_per_arm():
@@ -711,12 +717,12 @@ def test_run_unit_checks_its_rows_and_reports_progress(ds, registry, monkeypatch
     monkeypatch.setattr(run_mod, "CHUNK_SEQS", 2)
     seen = []
     run(unit, ds, registry, progress=seen.append, sham=(np.zeros(5), np.zeros(5)))
-    assert seen == [2, 2, 1]
+    assert seen == [1, 1, 2, 1]
     seen.clear()
     rows = rows_for(ds, unit)
     run_mod.run_sham(unit, rows, GcModel(), seed=1, scorer=Scorer(), background=BG,
                      original=run_mod.predict(GcModel(), rows.codes), k=2, progress=seen.append)
-    assert seen == [2, 2, 1]
+    assert seen == [1, 1, 2, 1]
 
 
 def test_run_unit_uses_a_given_sham_else_computes_it(ds, registry):
@@ -1514,7 +1520,7 @@ def test_run_unit_and_run_sham_chunk_by_bytes(ds, registry, monkeypatch):
     seen = []
     run_mod.run_sham(unit, rows, GcModel(), seed=1, scorer=Scorer(), background=BG, original=original, k=2,
                      progress=seen.append)
-    assert seen == [3, 2]  # 2 copies x 16 bases = 32 bytes a sequence
+    assert seen == [1, 1, 3]  # 2 copies x 16 bases = 32 bytes a sequence: steps of 3, the first two smaller
     seen.clear()
     run_mod.run_unit(unit, rows, GcModel(), seed=1, scorer=Scorer(), background=BG, original=original,
                      registry=registry, sham=(np.zeros(5), np.zeros(5)), progress=seen.append)
@@ -1523,10 +1529,10 @@ def test_run_unit_and_run_sham_chunk_by_bytes(ds, registry, monkeypatch):
     seen.clear()
     run_mod.run_unit(unit, rows, GcModel(), seed=1, scorer=Scorer(), background=BG, original=original,
                      registry=registry, sham=(np.zeros(5), np.zeros(5)), progress=seen.append)
-    assert seen == [2, 2, 1]
+    assert seen == [1, 1, 2, 1]
     monkeypatch.setattr(run_mod, "CHUNK_BYTES", 4)
     monkeypatch.setattr(run_mod, "CHUNK_SEQS", 10)
-    assert [len(c) for c in run_mod._chunks(5, 1)] == [4, 1]
+    assert [len(c) for c in run_mod._chunks(5, 1)] == [1, 2, 2]
 
 
 def test_run_sham_probability_scale_matches_an_independent_computation(ds, registry):

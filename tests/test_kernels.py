@@ -86,3 +86,23 @@ def test_compiled_dinuc_shuffle_in_two_threads_is_the_same_as_in_one(monkeypatch
     np.testing.assert_array_equal(ops.dinuc_shuffle_reference(windows, ref_rng), one)
     np.testing.assert_array_equal(both_rng._counters, ref_rng._counters)
 
+
+
+@pytest.mark.parametrize("background", [(0.25, 0.25, 0.25, 0.25), (0.1, 0.4, 0.4, 0.1), (0.0, 0.5, 0.0, 0.5)])
+def test_compiled_background_fill_equals_the_numpy_draws(background):
+    from motifprobe.engine.ops import background_at, fill_background
+
+    rng = np.random.default_rng(len(str(background)))
+    codes = rng.integers(0, 5, (60, 3, 40)).astype(np.uint8)
+    background = np.asarray(background)
+    for mask in (rng.random((60, 3, 40)) < 0.3,  # scattered
+                 np.broadcast_to(rng.random((60, 1, 40)) < 0.5, (60, 3, 40))):  # one mask for every k (read-only)
+        fast_rng, ref_rng = _streams(60, "fill"), _streams(60, "fill")
+        view_fast, view_ref = fast_rng.rows(np.arange(10, 50)), ref_rng.rows(np.arange(10, 50))
+        got, expected = codes.copy(), codes.copy()
+        fill_background(got[10:50], mask[10:50], view_fast, background)
+        expected[10:50][mask[10:50]] = background_at(view_ref, mask[10:50], background)
+        np.testing.assert_array_equal(got, expected)
+        assert set(np.unique(got[10:50][mask[10:50]])) <= set(np.flatnonzero(background))  # never N, never p=0
+        np.testing.assert_array_equal(fast_rng._counters, ref_rng._counters)  # rows 10..49 moved on by K*L
+        np.testing.assert_array_equal(fast_rng.random((60, 2)), ref_rng.random((60, 2)))

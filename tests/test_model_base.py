@@ -457,3 +457,45 @@ def test_a_third_party_gru_needs_no_boilerplate():
     with pytest.raises(MotifprobeError) as err:
         model.predict_proba(codes[:, :10])  # a GRU could read any length; this one never said so
     one_line(err, "model plugin 'toy-gru'", "length 10")
+
+
+def test_streams_take_the_next_chunk_when_free_so_a_slow_stream_holds_up_no_other():
+    import contextlib
+    import threading
+
+    from motifprobe.engine.models import spread_over_streams
+
+    n, done, lock = 9, [], threading.Lock()
+    released = threading.Event()
+
+    def run(starts):
+        (i,) = list(starts)
+        if i == 0:  # the first stream is stuck on its chunk until every other chunk is done
+            assert released.wait(20), "the other chunks were left to the stuck stream"
+        with lock:
+            done.append((i, threading.current_thread().name))
+            if len(done) == n - 1:
+                released.set()
+
+    spread_over_streams(run, range(n), 2, contextlib.nullcontext)
+    assert sorted(i for i, _ in done) == list(range(n))  # every chunk exactly once
+    stuck = next(name for i, name in done if i == 0)
+    assert [i for i, name in done if name == stuck] == [0]
+
+
+def test_streams_raise_the_first_error_and_stop_taking_chunks():
+    import contextlib
+
+    from motifprobe.engine.models import spread_over_streams
+
+    taken = []
+
+    def run(starts):
+        (i,) = list(starts)
+        taken.append(i)
+        if i == 2:
+            raise ValueError("chunk 2 is bad")
+
+    with pytest.raises(ValueError, match="chunk 2 is bad"):
+        spread_over_streams(run, range(1000), 2, contextlib.nullcontext)
+    assert 2 in taken and len(taken) < 1000

@@ -166,15 +166,22 @@ def prefetched(make: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any
 
 
 PIPELINE_CHUNKS = 4
-"""A unit is cut into at least this many chunks (of at least :data:`PIPELINE_MIN_SEQS`): only the
-first chunk's perturbations are built while the model waits."""
+"""A unit is cut into at least this many chunks (of at least :data:`PIPELINE_MIN_SEQS`)."""
 PIPELINE_MIN_SEQS = 256
 
 
 def _chunks(n: int, per_seq_bytes: int):
+    """Row ranges of at most :data:`CHUNK_SEQS` rows and :data:`CHUNK_BYTES` of arms each. The
+    first two are a quarter and a half of the others: the model waits while the first chunk's
+    arms are drawn, and after it the drawing runs ahead of the model."""
     pipelined = max(PIPELINE_MIN_SEQS, -(-n // PIPELINE_CHUNKS))
     step = max(1, min(CHUNK_SEQS, CHUNK_BYTES // max(1, per_seq_bytes), pipelined))
-    for lo in range(0, n, step):
+    lo = 0
+    for size in (max(1, step // 4), max(1, step // 2)):
+        if lo < n:
+            yield np.arange(lo, min(n, lo + size))
+            lo += size
+    for lo in range(lo, n, step):
         yield np.arange(lo, min(n, lo + step))
 
 
