@@ -432,8 +432,8 @@ def efficiency_rows(rows: list, records: list, ctx: Context) -> None:
     s = ctx.sizes
     x = one_hot_tensor(ctx.eff_set.codes)
     codes = np.ascontiguousarray(ctx.eff_set.codes)
-    forwards = {"module": (module_forward(ctx.net), x), "plugin": (ctx.model._predict_proba, codes)}
-    before = {kind: ceiling_rates(fn, data, ctx.batch, s) for kind, (fn, data) in forwards.items()}
+    paths = {"module": (module_forward(ctx.net), x), "plugin": (ctx.model._predict_proba, codes)}
+    before = {kind: ceiling_rates(fn, data, ctx.batch, s) for kind, (fn, data) in paths.items()}
     pair = list(MOTIFS)
     n = f"{len(ctx.eff_set):,} seqs"
     runs = [("presence", [MOTIFS[0]], f"presence ({MOTIFS[0]}), K={K}, {n}", {}),
@@ -465,8 +465,8 @@ def efficiency_rows(rows: list, records: list, ctx: Context) -> None:
     torch.set_num_threads(THREADS)
     # Measured before and after the tests, the larger kept: a ceiling caught in a slow moment
     # would flatter every efficiency below it.
-    after = {kind: ceiling_rates(fn, data, ctx.batch, s) for kind, (fn, data) in forwards.items()}
-    del x, forwards
+    after = {kind: ceiling_rates(fn, data, ctx.batch, s) for kind, (fn, data) in paths.items()}
+    del x, paths
     names = {"one_stream": f"(a) one stream, {THREADS} torch threads",
              "split": f"(b) {THREADS} Python threads x 1 torch thread"}
     what = {"module": "module forward: softmax(net_(x)) on prebuilt one-hot (what tangermeme runs)",

@@ -246,6 +246,7 @@ def fill_masked_keyed(out: np.ndarray, mask: np.ndarray, keys: np.ndarray, count
     """``out[mask] = bases_from_uniform(streams.random_masked(mask), background)`` in place, for
     ``out`` and ``mask`` (n, K, L): the same values as the numpy path (keys and counters from
     :meth:`RowStreams.position`; the caller advances every row by ``K * L``)."""
-    cdf = np.cumsum(np.asarray(background, dtype=np.float64)).astype(np.float32)[:-1]
+    from motifprobe.engine.sequences import base_thresholds
+
     _fill_masked(out, mask, np.asarray(keys, dtype=np.uint64), np.asarray(counters, dtype=np.uint64),
-                 np.ascontiguousarray(cdf))
+                 np.ascontiguousarray(base_thresholds(background)))

@@ -201,10 +201,14 @@ def bases_from_uniform(u: np.ndarray, background: np.ndarray) -> np.ndarray:
 
     Only codes 0..3: a random draw never gives N.
     """
-    cdf = np.cumsum(np.asarray(background, dtype=np.float64)).astype(np.float32)
-    cdf[-1] = 1.0
     u = np.asarray(u, dtype=np.float32)
     out = np.zeros(u.shape, dtype=np.uint8)
-    for threshold in cdf[:-1]:  # three comparisons beat a searchsorted over every draw
+    for threshold in base_thresholds(background):  # three comparisons beat a searchsorted over every draw
         out += u >= threshold
     return out
+
+
+def base_thresholds(background: np.ndarray) -> np.ndarray:
+    """The float32 cumulative probabilities of A, C, G (3,): a float32 uniform ``u`` is base
+    ``sum(u >= thresholds)`` (what :func:`bases_from_uniform` and the compiled fill compute)."""
+    return np.cumsum(np.asarray(background, dtype=np.float64)).astype(np.float32)[:-1]
